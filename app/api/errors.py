@@ -1,0 +1,123 @@
+"""The one table that maps errors to HTTP responses.
+
+Domain errors map by type; litestar's decode errors are split by their msgspec cause so malformed
+JSON is a 400 and a well-formed body that breaks the schema is a 422 naming the field. Anything
+unexpected is a 500 that leaks nothing but the request id.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+from litestar.types import ExceptionHandlersMap
+
+from app.api.dto import ErrorBody
+from app.domain.errors import (
+    AisleError,
+    DependencyUnavailable,
+    IndexIncompatible,
+    InvalidRequest,
+    NotFound,
+)
+
+log = structlog.get_logger("aisle.api")
+_FIELD_PATH = re.compile(r"\s*-?\s*at `\$\.?([^`]*)`")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+# Domain error type -> (status, error code). Most specific first: the first isinstance match wins.
+DOMAIN_STATUS: tuple[tuple[type[AisleError], int, str], ...] = (
+    (InvalidRequest, HTTP_422_UNPROCESSABLE_ENTITY, "invalid_request"),
+    (NotFound, HTTP_404_NOT_FOUND, "not_found"),
+    (IndexIncompatible, HTTP_409_CONFLICT, "index_incompatible"),
+    (DependencyUnavailable, HTTP_503_SERVICE_UNAVAILABLE, "unavailable"),
+    (AisleError, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error"),
+)
+
+
+def _request_id() -> str | None:
+    value = structlog.contextvars.get_contextvars().get("request_id")
+    return str(value) if value else None
+
+
+def error_response(status: int, error: str, message: str, field: str | None = None) -> Response[ErrorBody]:
+    structlog.contextvars.bind_contextvars(error=error)
+    body = ErrorBody(error=error, message=message, field=field, request_id=_request_id())
+    return Response(body, status_code=status, media_type=MediaType.JSON)
+
+
+def handle_domain_error(_: Request[Any, Any, Any], exc: AisleError) -> Response[ErrorBody]:
+    for kind, status, code in DOMAIN_STATUS:
+        if isinstance(exc, kind):
+            if status >= 500:
+                log.error("domain_error", exc_info=exc)
+            field = exc.field if isinstance(exc, InvalidRequest) else None
+            message = exc.message if isinstance(exc, InvalidRequest) else str(exc)
+            return error_response(status, code, message, field)
+    raise AssertionError("AisleError is the last row of DOMAIN_STATUS")  # pragma: no cover
+
+
+def _msgspec_cause(exc: BaseException) -> msgspec.DecodeError | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, msgspec.DecodeError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _field_of(message: str) -> tuple[str | None, str]:
+    """msgspec says "Expected `int >= 1`, got `0` - at `$.data.limit`": return ("limit", message).
+
+    Litestar decodes the body as the handler's `data` argument, hence the `data.` prefix to drop.
+    """
+    match = _FIELD_PATH.search(message)
+    path = match.group(1) if match else ""
+    path = path.removeprefix("data").removeprefix(".")
+    missing = _MISSING_FIELD.search(message)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    clean = _FIELD_PATH.sub("", message).rstrip(" -")
+    return (path or None), (f"{clean} (at {path})" if path else clean)
+
+
+def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    cause = _msgspec_cause(exc)
+    if isinstance(cause, msgspec.ValidationError):
+        field, message = _field_of(str(cause))
+        return error_response(HTTP_422_UNPROCESSABLE_ENTITY, "invalid_request", message, field)
+    if cause is not None:
+        return error_response(
+            HTTP_400_BAD_REQUEST, "malformed_json", f"request body is not valid JSON: {cause}"
+        )
+    if isinstance(exc, NotFoundException):
+        return error_response(HTTP_404_NOT_FOUND, "not_found", exc.detail or "not found")
+    status = exc.status_code
+    code = "bad_request" if status == HTTP_400_BAD_REQUEST else f"http_{status}"
+    return error_response(status, code, exc.detail or "request failed")
+
+
+def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    log.error("unhandled_error", exc_info=exc)
+    return error_response(
+        HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal error; quote the request id"
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    AisleError: handle_domain_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

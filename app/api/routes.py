@@ -1,0 +1,97 @@
+"""HTTP routes. Each one validates, calls one use case, binds what the canonical log line needs
+and shapes the response; no business logic lives here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import structlog
+from litestar import Controller, Response, get, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+
+from app.api.dto import (
+    CatalogList,
+    CatalogOut,
+    Health,
+    Item,
+    ProductOut,
+    RetrievalResponse,
+    SearchRequest,
+    SimilarRequest,
+)
+from app.domain.errors import AisleError
+from app.domain.models import validate_catalog_name
+from app.domain.service import RecommendationService, RetrievalResult
+
+CatalogName = Annotated[str, Parameter(description="catalog name", max_length=63)]
+
+
+def _respond(catalog: str, result: RetrievalResult) -> RetrievalResponse:
+    timings = result.timings.as_dict()
+    structlog.contextvars.bind_contextvars(
+        catalog=catalog, result_count=len(result.items), ranking="vector", timings_ms=timings
+    )
+    return RetrievalResponse(items=[Item.of(h) for h in result.items], ranking="vector", timings_ms=timings)
+
+
+class CatalogController(Controller):
+    path = "/v1/catalogs"
+    tags = ["catalogs"]  # noqa: RUF012 - litestar reads a class attribute
+
+    @get("/", summary="List catalogs with their product counts")
+    async def list_catalogs(self, service: RecommendationService) -> CatalogList:
+        catalogs = await service.catalogs()
+        return CatalogList([CatalogOut(c.name, c.product_count) for c in catalogs])
+
+    @post("/{catalog:str}/search", status_code=HTTP_200_OK, summary="Search a catalog by text")
+    async def search(
+        self, catalog: CatalogName, data: SearchRequest, service: RecommendationService
+    ) -> RetrievalResponse:
+        validate_catalog_name(catalog)
+        structlog.contextvars.bind_contextvars(catalog=catalog)
+        result = await service.search(catalog, data.query, limit=data.limit, filters=data.filters.to_domain())
+        return _respond(catalog, result)
+
+    @post(
+        "/{catalog:str}/similar",
+        status_code=HTTP_200_OK,
+        summary="Items similar to positives, unlike negatives",
+    )
+    async def similar(
+        self, catalog: CatalogName, data: SimilarRequest, service: RecommendationService
+    ) -> RetrievalResponse:
+        validate_catalog_name(catalog)
+        structlog.contextvars.bind_contextvars(catalog=catalog)
+        result = await service.similar(
+            catalog, data.positive, data.negative, limit=data.limit, filters=data.filters.to_domain()
+        )
+        return _respond(catalog, result)
+
+    @get("/{catalog:str}/products/{product_id:str}", summary="One product by id")
+    async def product(
+        self, catalog: CatalogName, product_id: str, service: RecommendationService
+    ) -> ProductOut:
+        validate_catalog_name(catalog)
+        structlog.contextvars.bind_contextvars(catalog=catalog)
+        return ProductOut.of(await service.product(catalog, product_id))
+
+
+@get("/healthz", summary="Liveness: the process serves requests", tags=["ops"])
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@get("/readyz", summary="Readiness: model loaded and index reachable", tags=["ops"])
+async def readyz(service: RecommendationService) -> Response[Health]:
+    checks = {"model": "ok"}
+    try:
+        await service.catalogs()
+        checks["index"] = "ok"
+    except AisleError as e:
+        checks["index"] = f"error: {e}"
+    ready = all(v == "ok" for v in checks.values())
+    return Response(
+        Health(status="ok" if ready else "unavailable", checks=checks),
+        status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE,
+    )

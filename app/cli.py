@@ -1,0 +1,94 @@
+"""The `aisle` command: `aisle ingest ...` and `aisle serve`. The process entrypoint, so the one
+place that reads the environment (`Settings.from_env(os.environ)`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from app.settings import Settings, SettingsError
+
+
+def _model_id(settings: Settings) -> str:
+    int8 = "+int8" if settings.embed_int8 else ""
+    return f"{settings.embed_model}{int8}@{settings.embed_max_seq_length}"
+
+
+async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from app.main import build_embedder, build_index
+    from embeddings.ingest import ingest
+    from embeddings.readers import read_products
+
+    items = [item for path in args.paths for item in read_products(Path(path))]
+    embedder = build_embedder(settings, threads=settings.ingest_threads or (os.cpu_count() or 1))
+    index = build_index(settings)
+    try:
+        with tqdm(total=len(items), unit="product", desc=f"ingest {args.catalog}", file=sys.stderr) as bar:
+            summary = await ingest(
+                items,
+                args.catalog,
+                embedder,
+                index,
+                model_id=_model_id(settings),
+                full_sync=args.full_sync,
+                batch_size=args.batch_size,
+                optimize=not args.no_optimize,
+                progress=bar.update,
+            )
+    finally:
+        await index.close()
+    for error in summary.errors[:50]:
+        print(f"error: {error.location} id={error.product_id or '-'}: {error.message}", file=sys.stderr)
+    if len(summary.errors) > 50:
+        print(f"error: ... and {len(summary.errors) - 50} more", file=sys.stderr)
+    print(summary.line())
+    return 1 if summary.failed else 0
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from app.log import configure_logging
+    from app.main import create_app
+
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="aisle", description="Aisle product recommendation API")
+    sub = root.add_subparsers(dest="command", required=True)
+    ing = sub.add_parser("ingest", help="embed a catalog file into the vector index (incremental)")
+    ing.add_argument(
+        "paths", nargs="+", help="catalog files: canonical .json/.jsonl/.csv or raw Icecat .json"
+    )
+    ing.add_argument("--catalog", required=True, help="catalog name (a-z, 0-9, _ and -)")
+    ing.add_argument("--full-sync", action="store_true", help="delete stored products missing from the input")
+    ing.add_argument("--batch-size", type=int, default=256, help="products embedded and upserted per batch")
+    ing.add_argument("--no-optimize", action="store_true", help="skip building the HNSW index afterwards")
+    sub.add_parser("serve", help="serve the HTTP API (HOST, PORT)")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as e:
+        print(f"aisle: configuration error: {e}", file=sys.stderr)
+        return 2
+    if args.command == "ingest":
+        return asyncio.run(_ingest(settings, args))
+    return _serve(settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Domain values, use cases and the error tree. Nothing here knows HTTP or a vendor library."""

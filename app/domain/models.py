@@ -1,0 +1,102 @@
+"""Domain values shared by the API, the ingestion pipeline and the evals.
+
+Frozen dataclasses: a value crosses ports unchanged, so nobody downstream can mutate what an
+adapter returned or what a request asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from app.domain.errors import InvalidRequest
+
+AttributeValue = str | float | bool
+Vector = Sequence[float]
+
+_CATALOG_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def validate_catalog_name(name: str) -> str:
+    """Catalog names become directory and collection names, so they are kept to a safe alphabet."""
+    if not _CATALOG_NAME.fullmatch(name):
+        raise InvalidRequest(
+            "catalog",
+            "catalog names are 1-63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit",
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """A product in Aisle's canonical format (docs/catalog-format.md)."""
+
+    id: str
+    title: str
+    brand: str = ""
+    description: str = ""
+    category: str = ""
+    price: float | None = None
+    currency: str = "USD"
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    in_stock: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRecord:
+    """What the vector index stores for one product: the product, its vector, its content hash."""
+
+    product: Product
+    vector: Vector
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Hard constraints on retrieval. Empty tuples and None mean "no constraint".
+
+    `category` and `brand` match case-insensitively (any of the listed values);
+    the price range is inclusive.
+    """
+
+    category: tuple[str, ...] = ()
+    brand: tuple[str, ...] = ()
+    price_min: float | None = None
+    price_max: float | None = None
+    in_stock: bool | None = None
+    exclude_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
+            raise InvalidRequest("filters.price_min", "price_min must not exceed price_max")
+
+    def excluding(self, ids: Sequence[str]) -> Filters:
+        merged = tuple(dict.fromkeys((*self.exclude_ids, *ids)))
+        return Filters(self.category, self.brand, self.price_min, self.price_max, self.in_stock, merged)
+
+
+@dataclass(frozen=True, slots=True)
+class VectorQuery:
+    """A query against one catalog's index.
+
+    One positive and no negatives is a plain nearest-neighbour search; several positives or any
+    negatives is a recommendation query (Qdrant's best-score strategy on both adapters).
+    """
+
+    positives: tuple[Vector, ...]
+    negatives: tuple[Vector, ...] = ()
+    filters: Filters = Filters()
+    limit: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredProduct:
+    product: Product
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogInfo:
+    name: str
+    product_count: int

@@ -1,0 +1,60 @@
+"""The ports: small Protocols Aisle owns, named by role. Adapters live in app/adapters/.
+
+Adding a vector store means one adapter file implementing `VectorIndex`, one fixture in the
+contract suite (tests/integration/test_vector_index_contract.py) and one line in the composition root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from app.domain.models import CatalogInfo, IndexRecord, ScoredProduct, VectorQuery
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors of `dimension` floats (so cosine == dot product)."""
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Blocking and CPU-bound: async callers run it in a worker thread."""
+        ...
+
+
+class VectorIndex(Protocol):
+    """Per-catalog storage and retrieval of product vectors with their payload.
+
+    Larger than the other ports because ingestion needs writes and fingerprints as well as reads;
+    every method is needed by a use case, and the contract suite pins each one's behaviour.
+    """
+
+    async def query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
+        """Nearest products by cosine similarity, best first, honouring `query.filters`.
+        Raises CatalogNotFound for an unknown catalog."""
+        ...
+
+    async def retrieve(self, catalog: str, ids: Sequence[str]) -> list[IndexRecord]:
+        """The stored records (with vectors) of those ids that exist, in no particular order."""
+        ...
+
+    async def catalogs(self) -> list[CatalogInfo]: ...
+
+    async def ensure_catalog(self, catalog: str, dimension: int) -> None:
+        """Create the catalog if missing; raise IndexIncompatible if it exists with another dimension."""
+        ...
+
+    async def upsert(self, catalog: str, records: Sequence[IndexRecord]) -> None: ...
+
+    async def delete(self, catalog: str, ids: Sequence[str]) -> None: ...
+
+    async def fingerprints(self, catalog: str) -> dict[str, str]:
+        """product id -> content hash for every stored product (incremental ingestion reads this)."""
+        ...
+
+    async def optimize(self, catalog: str) -> None:
+        """Build what the engine builds lazily (HNSW); a no-op where the engine does it itself."""
+        ...
+
+    async def close(self) -> None: ...

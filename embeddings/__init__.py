@@ -1,0 +1,1 @@
+"""The ingestion pipeline: catalog files -> canonical Products -> text -> vectors -> VectorIndex."""

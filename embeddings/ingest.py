@@ -1,0 +1,132 @@
+"""The ingest job: read -> text -> content hash -> embed changed products in batches -> upsert.
+
+Incremental by content hash: the index's stored hashes are read first and only new or changed
+products are embedded, so re-running on an unchanged catalog costs one scroll and no model time.
+A full sync (`full_sync=True`) also deletes stored products missing from the input.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import anyio.to_thread
+
+from app.domain.models import IndexRecord, Product, validate_catalog_name
+from app.ports import Embedder, VectorIndex
+from embeddings.readers import ReadResult, RowError
+from embeddings.text import content_hash, product_text
+
+Progress = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    catalog: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+    @property
+    def products_per_second(self) -> float:
+        return self.seen / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        return (
+            f"catalog={self.catalog} added={self.added} updated={self.updated} unchanged={self.unchanged} "
+            f"deleted={self.deleted} failed={self.failed} in {self.seconds:.1f}s "
+            f"({self.products_per_second:.0f} products/s; embedded {self.embedded} in {self.embed_seconds:.1f}s)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    product: Product
+    text: str
+    content_hash: str
+    is_new: bool
+
+
+async def ingest(
+    items: Iterable[ReadResult],
+    catalog: str,
+    embedder: Embedder,
+    index: VectorIndex,
+    *,
+    model_id: str,
+    full_sync: bool = False,
+    batch_size: int = 256,
+    optimize: bool = True,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    validate_catalog_name(catalog)
+    started = time.perf_counter()
+    summary = IngestSummary(catalog)
+    await index.ensure_catalog(catalog, embedder.dimension)
+    stored = await index.fingerprints(catalog)
+    seen: set[str] = set()
+    batch: list[_Pending] = []
+
+    async def flush() -> None:
+        if not batch:
+            return
+        t0 = time.perf_counter()
+        vectors = await anyio.to_thread.run_sync(embedder.embed, [p.text for p in batch])
+        summary.embed_seconds += time.perf_counter() - t0
+        await index.upsert(
+            catalog, [IndexRecord(p.product, v, p.content_hash) for p, v in zip(batch, vectors, strict=True)]
+        )
+        summary.embedded += len(batch)
+        for p in batch:
+            if p.is_new:
+                summary.added += 1
+            else:
+                summary.updated += 1
+        batch.clear()
+
+    for item in items:
+        if progress is not None:
+            progress(1)
+        if isinstance(item, RowError):
+            summary.failed += 1
+            summary.errors.append(item)
+            if item.product_id:
+                seen.add(item.product_id)  # a broken row must not delete its stored product on a full sync
+            continue
+        if item.id in seen:
+            summary.failed += 1
+            summary.errors.append(
+                RowError("-", item.id, "duplicate id in input; the first occurrence was kept")
+            )
+            continue
+        seen.add(item.id)
+        text = product_text(item)
+        digest = content_hash(item, text, model_id)
+        if stored.get(item.id) == digest:
+            summary.unchanged += 1
+            continue
+        batch.append(_Pending(item, text, digest, item.id not in stored))
+        if len(batch) >= batch_size:
+            await flush()
+    await flush()
+
+    if full_sync:
+        missing: Sequence[str] = sorted(set(stored) - seen)
+        if missing:
+            await index.delete(catalog, missing)
+            summary.deleted = len(missing)
+    if optimize and (summary.embedded or summary.deleted):
+        await index.optimize(catalog)
+    summary.seconds = time.perf_counter() - started
+    return summary

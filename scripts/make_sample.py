@@ -1,0 +1,54 @@
+"""Build the bundled sample catalog from ../shared/data/icecat (a maintainer's tool, run once).
+
+Takes every product judged in judgments-dev.csv plus a seeded random fill up to SIZE products,
+converts them to the canonical format with the same reader `aisle ingest` uses, and writes
+data/sample/icecat-sample.jsonl. The README's commands never run this: its output is committed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import sys
+from pathlib import Path
+
+from embeddings.readers import RowError, icecat
+
+SIZE = 3000
+SEED = 20261127
+
+
+def main(shared: Path, out: Path) -> None:
+    raw = [p for i in range(1, 5) for p in json.loads((shared / f"products-{i}.json").read_text())]
+    by_id = {str(p["id"]): p for p in raw}
+    with (shared / "judgments-dev.csv").open(newline="") as f:
+        judged = {row["docid"] for row in csv.DictReader(f)}
+    chosen = sorted(judged & by_id.keys())
+    rest = sorted(by_id.keys() - set(chosen))
+    random.Random(SEED).shuffle(rest)
+    chosen += rest[: max(0, SIZE - len(chosen))]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as f:
+        for pid in sorted(chosen, key=int):
+            product = icecat(by_id[pid], pid)
+            if isinstance(product, RowError):
+                print(f"skipped {product}", file=sys.stderr)
+                continue
+            row = {
+                "id": product.id,
+                "title": product.title,
+                "brand": product.brand,
+                "description": product.description,
+                "category": product.category,
+                "price": product.price,
+                "currency": product.currency,
+                "attributes": dict(product.attributes),
+                "in_stock": product.in_stock,
+            }
+            f.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+    print(f"{len(chosen)} products ({len(judged & by_id.keys())} judged of {len(judged)}) -> {out}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -1,0 +1,133 @@
+"""Working in-memory fakes of the ports, for fast tests of the use cases and the API.
+
+`InMemoryVectorIndex` passes the same contract suite as the real adapters, so a test that passes
+on it is a test of behaviour, not of a mock's script.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+
+from app.adapters.payload import filter_key
+from app.domain.errors import CatalogNotFound, IndexIncompatible
+from app.domain.models import CatalogInfo, Filters, IndexRecord, Product, ScoredProduct, VectorQuery
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+class HashingEmbedder:
+    """Bag of hashed words: texts sharing words are close, which is all the use cases need."""
+
+    def __init__(self, dimension: int = 64) -> None:
+        self._dimension = dimension
+        self.calls = 0
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls += 1
+        out = []
+        for text in texts:
+            v = [0.0] * self._dimension
+            for token in _TOKEN.findall(text.lower()):
+                h = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "big")
+                v[h % self._dimension] += 1.0
+            norm = math.sqrt(sum(x * x for x in v)) or 1.0
+            out.append(
+                [x / norm for x in v] if any(v) else [1.0 / math.sqrt(self._dimension)] * self._dimension
+            )
+        return out
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    na = math.sqrt(sum(x * x for x in a)) or 1.0
+    nb = math.sqrt(sum(y * y for y in b)) or 1.0
+    return dot / (na * nb)
+
+
+def _matches(product: Product, f: Filters) -> bool:
+    if f.category and filter_key(product.category) not in {filter_key(c) for c in f.category}:
+        return False
+    if f.brand and filter_key(product.brand) not in {filter_key(b) for b in f.brand}:
+        return False
+    if f.price_min is not None or f.price_max is not None:
+        if product.price is None:
+            return False
+        if f.price_min is not None and product.price < f.price_min:
+            return False
+        if f.price_max is not None and product.price > f.price_max:
+            return False
+    if f.in_stock is not None and product.in_stock != f.in_stock:
+        return False
+    return product.id not in set(f.exclude_ids)
+
+
+class InMemoryVectorIndex:
+    def __init__(self) -> None:
+        self._catalogs: dict[str, dict[str, IndexRecord]] = {}
+        self._dimensions: dict[str, int] = {}
+        self.closed = False
+        self.optimized = 0
+
+    def _catalog(self, catalog: str) -> dict[str, IndexRecord]:
+        if catalog not in self._catalogs:
+            raise CatalogNotFound(catalog)
+        return self._catalogs[catalog]
+
+    async def query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
+        scored = []
+        for record in self._catalog(catalog).values():
+            if not _matches(record.product, query.filters):
+                continue
+            if len(query.positives) == 1 and not query.negatives:
+                score = _cosine(query.positives[0], record.vector)
+            else:  # Qdrant's best_score recommendation strategy
+                best_pos = max(_cosine(p, record.vector) for p in query.positives)
+                best_neg = max((_cosine(n, record.vector) for n in query.negatives), default=-math.inf)
+                score = _sigmoid(best_pos) if best_pos > best_neg else -_sigmoid(best_neg)
+            scored.append(ScoredProduct(record.product, score))
+        scored.sort(key=lambda s: s.score, reverse=True)
+        return scored[: query.limit]
+
+    async def retrieve(self, catalog: str, ids: Sequence[str]) -> list[IndexRecord]:
+        records = self._catalog(catalog)
+        return [records[i] for i in dict.fromkeys(ids) if i in records]
+
+    async def catalogs(self) -> list[CatalogInfo]:
+        return [CatalogInfo(name, len(records)) for name, records in sorted(self._catalogs.items())]
+
+    async def ensure_catalog(self, catalog: str, dimension: int) -> None:
+        if catalog in self._dimensions and self._dimensions[catalog] != dimension:
+            raise IndexIncompatible(f"catalog {catalog!r} holds {self._dimensions[catalog]}-d vectors")
+        self._catalogs.setdefault(catalog, {})
+        self._dimensions[catalog] = dimension
+
+    async def upsert(self, catalog: str, records: Sequence[IndexRecord]) -> None:
+        target = self._catalog(catalog)
+        for record in records:
+            target[record.product.id] = record
+
+    async def delete(self, catalog: str, ids: Sequence[str]) -> None:
+        target = self._catalog(catalog)
+        for i in ids:
+            target.pop(i, None)
+
+    async def fingerprints(self, catalog: str) -> dict[str, str]:
+        return {i: r.content_hash for i, r in self._catalog(catalog).items()}
+
+    async def optimize(self, catalog: str) -> None:
+        self._catalog(catalog)
+        self.optimized += 1
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))

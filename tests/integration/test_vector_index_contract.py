@@ -1,0 +1,187 @@
+"""One contract, every VectorIndex: the in-memory fake, Qdrant Edge, and qdrant-client `:memory:`.
+
+Filters, scoring order, payload round-trips and errors must behave identically on all of them;
+a new adapter gets one fixture here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from app.adapters.edge_index import EdgeVectorIndex
+from app.adapters.qdrant_server_index import QdrantServerIndex
+from app.domain.errors import CatalogNotFound, IndexIncompatible
+from app.domain.models import Filters, IndexRecord, Product, VectorQuery
+from app.ports import VectorIndex
+from tests.fakes import InMemoryVectorIndex
+
+pytestmark = pytest.mark.integration
+
+CATALOG = "shop"
+
+
+def record(pid: str, vector: list[float], **fields: object) -> IndexRecord:
+    defaults: dict[str, object] = {
+        "title": f"product {pid}",
+        "brand": "Acme",
+        "category": "Cables",
+        "price": 10.0,
+    }
+    defaults.update(fields)
+    return IndexRecord(Product(id=pid, **defaults), vector, f"hash-{pid}")  # type: ignore[arg-type]
+
+
+PRODUCTS = [
+    record("a", [1.0, 0.0, 0.0, 0.0], brand="Sony", category="Headphones", price=99.5),
+    record("b", [0.9, 0.1, 0.0, 0.0], brand="JBL", category="Speakers", price=49.0),
+    record("c", [0.7, 0.7, 0.0, 0.0], brand="sony", category="Speakers", price=20.0, in_stock=False),
+    record("d", [0.0, 1.0, 0.0, 0.0], brand="Anker", category="Cables", price=None),
+    record(
+        "e",
+        [0.0, 0.0, 1.0, 0.0],
+        brand="Anker",
+        category="cables",
+        price=5.0,
+        attributes={"colour": "Black", "length": 2.0, "rohs": True},
+        description="A braided USB-C cable",
+    ),
+]
+
+
+@pytest.fixture(params=["in-memory-fake", "qdrant-edge", "qdrant-client-memory"])
+async def index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VectorIndex]:
+    adapter: VectorIndex
+    if request.param == "in-memory-fake":
+        adapter = InMemoryVectorIndex()
+    elif request.param == "qdrant-edge":
+        adapter = EdgeVectorIndex(tmp_path)
+    else:
+        adapter = QdrantServerIndex.connect(":memory:", None)
+    yield adapter
+    await adapter.close()
+
+
+@pytest.fixture
+async def filled(index: VectorIndex) -> VectorIndex:
+    await index.ensure_catalog(CATALOG, 4)
+    await index.upsert(CATALOG, PRODUCTS)
+    return index
+
+
+async def ids(
+    index: VectorIndex, vector: list[float], filters: Filters = Filters(), limit: int = 10
+) -> list[str]:
+    hits = await index.query(CATALOG, VectorQuery(positives=(vector,), filters=filters, limit=limit))
+    return [h.product.id for h in hits]
+
+
+async def test_query_returns_nearest_first_with_cosine_scores(filled: VectorIndex) -> None:
+    hits = await filled.query(CATALOG, VectorQuery(positives=([1.0, 0.0, 0.0, 0.0],), limit=3))
+    assert [h.product.id for h in hits] == ["a", "b", "c"]
+    assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert hits[1].score == pytest.approx(0.9 / (0.82**0.5), abs=1e-5)
+
+
+async def test_payload_round_trips_every_product_field(filled: VectorIndex) -> None:
+    hits = await filled.query(CATALOG, VectorQuery(positives=([0.0, 0.0, 1.0, 0.0],), limit=1))
+    assert hits[0].product == PRODUCTS[4].product
+
+
+async def test_category_and_brand_filters_match_case_insensitively(filled: VectorIndex) -> None:
+    assert sorted(await ids(filled, [1, 0, 0, 0], Filters(category=("CABLES",)))) == ["d", "e"]
+    assert sorted(await ids(filled, [1, 0, 0, 0], Filters(brand=("Sony",)))) == ["a", "c"]
+    assert sorted(await ids(filled, [1, 0, 0, 0], Filters(brand=("jbl", "anker")))) == ["b", "d", "e"]
+
+
+async def test_price_range_is_inclusive_and_excludes_unpriced_products(filled: VectorIndex) -> None:
+    assert sorted(await ids(filled, [1, 0, 0, 0], Filters(price_min=20.0, price_max=49.0))) == ["b", "c"]
+    assert sorted(await ids(filled, [1, 0, 0, 0], Filters(price_max=20.0))) == ["c", "e"]
+    assert "d" not in await ids(filled, [0, 1, 0, 0], Filters(price_min=0.0))
+
+
+async def test_in_stock_and_exclude_ids_filters_combine_with_the_others(filled: VectorIndex) -> None:
+    assert "c" not in await ids(filled, [0.7, 0.7, 0, 0], Filters(in_stock=True))
+    assert await ids(filled, [0.7, 0.7, 0, 0], Filters(in_stock=False)) == ["c"]
+    assert await ids(filled, [1, 0, 0, 0], Filters(exclude_ids=("a", "b"), brand=("sony", "jbl"))) == ["c"]
+
+
+async def test_negative_examples_push_their_neighbours_down(filled: VectorIndex) -> None:
+    query = VectorQuery(
+        positives=([1.0, 0.0, 0.0, 0.0],),
+        negatives=([0.0, 1.0, 0.0, 0.0],),
+        limit=5,
+        filters=Filters(exclude_ids=("a",)),
+    )
+    order = [h.product.id for h in await filled.query(CATALOG, query)]
+    assert order[0] == "b"
+    assert order.index("d") > order.index("c")
+
+
+async def test_retrieve_returns_vectors_and_hashes_and_skips_missing_ids(filled: VectorIndex) -> None:
+    records = {r.product.id: r for r in await filled.retrieve(CATALOG, ["e", "missing", "b"])}
+    assert set(records) == {"e", "b"}
+    assert records["e"].content_hash == "hash-e"
+    assert list(records["e"].vector) == pytest.approx([0.0, 0.0, 1.0, 0.0], abs=1e-6)
+
+
+async def test_upsert_replaces_a_product_and_delete_removes_it(filled: VectorIndex) -> None:
+    await filled.upsert(CATALOG, [record("a", [0.0, 0.0, 0.0, 1.0], title="renamed")])
+    hits = await filled.query(CATALOG, VectorQuery(positives=([0.0, 0.0, 0.0, 1.0],), limit=1))
+    assert (hits[0].product.id, hits[0].product.title) == ("a", "renamed")
+    await filled.delete(CATALOG, ["a", "b"])
+    assert set(await filled.fingerprints(CATALOG)) == {"c", "d", "e"}
+
+
+async def test_catalogs_lists_names_with_product_counts(filled: VectorIndex) -> None:
+    await filled.ensure_catalog("empty", 4)
+    listed = {c.name: c.product_count for c in await filled.catalogs()}
+    assert listed == {"shop": 5, "empty": 0}
+
+
+async def test_fingerprints_map_every_product_to_its_content_hash(filled: VectorIndex) -> None:
+    assert await filled.fingerprints(CATALOG) == {p.product.id: p.content_hash for p in PRODUCTS}
+
+
+async def test_fingerprints_page_through_large_catalogs(index: VectorIndex) -> None:
+    await index.ensure_catalog(CATALOG, 4)
+    await index.upsert(CATALOG, [record(str(i), [1.0, float(i % 7), 0.5, 0.0]) for i in range(2500)])
+    assert len(await index.fingerprints(CATALOG)) == 2500
+
+
+async def test_unknown_catalog_raises_catalog_not_found(index: VectorIndex) -> None:
+    with pytest.raises(CatalogNotFound):
+        await index.query("nope", VectorQuery(positives=([1.0, 0.0, 0.0, 0.0],)))
+    with pytest.raises(CatalogNotFound):
+        await index.retrieve("nope", ["a"])
+    with pytest.raises(CatalogNotFound):
+        await index.fingerprints("nope")
+
+
+async def test_ensure_catalog_is_idempotent_but_rejects_another_dimension(filled: VectorIndex) -> None:
+    await filled.ensure_catalog(CATALOG, 4)
+    assert len(await filled.fingerprints(CATALOG)) == 5
+    with pytest.raises(IndexIncompatible):
+        await filled.ensure_catalog(CATALOG, 8)
+
+
+async def test_optimize_keeps_every_product_searchable(filled: VectorIndex) -> None:
+    await filled.optimize(CATALOG)
+    found = await ids(filled, [1, 0, 0, 0], limit=10)
+    assert found[:3] == ["a", "b", "c"]
+    assert sorted(found) == ["a", "b", "c", "d", "e"]
+
+
+async def test_edge_index_survives_a_restart(tmp_path: Path) -> None:
+    first = EdgeVectorIndex(tmp_path)
+    await first.ensure_catalog(CATALOG, 4)
+    await first.upsert(CATALOG, PRODUCTS)
+    await first.close()
+    second = EdgeVectorIndex(tmp_path)
+    try:
+        assert await second.fingerprints(CATALOG) == {p.product.id: p.content_hash for p in PRODUCTS}
+        assert [c.name for c in await second.catalogs()] == [CATALOG]
+    finally:
+        await second.close()
