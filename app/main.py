@@ -20,13 +20,20 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from app.adapters.edge_index import EdgeVectorIndex
+from app.adapters.memory_cache import MemoryCache
+from app.adapters.openai_llm_client import OpenAILLMClient
 from app.adapters.qdrant_server_index import QdrantServerIndex
+from app.adapters.redis_cache import RedisCache
 from app.adapters.sentence_transformer_embedder import SentenceTransformerEmbedder
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.request_log import canonical_log_middleware
 from app.api.routes import CatalogController, healthz, readyz
 from app.domain.service import RecommendationService
-from app.ports import Embedder, VectorIndex
+from app.llm.gate import EvalGate
+from app.llm.prompts import load_prompts
+from app.llm.resilience import Bulkhead, CircuitBreaker
+from app.llm.stage import LLMStage, LLMStageSettings
+from app.ports import Cache, Embedder, LLMClient, VectorIndex
 from app.settings import Settings
 
 log = structlog.get_logger("aisle")
@@ -36,6 +43,8 @@ log = structlog.get_logger("aisle")
 class Deps:
     embedder: Embedder
     index: VectorIndex
+    llm: LLMClient | None = None
+    cache: Cache | None = None
 
 
 def build_embedder(settings: Settings, *, threads: int | None = None) -> SentenceTransformerEmbedder:
@@ -57,9 +66,58 @@ def build_index(settings: Settings) -> VectorIndex:
     return EdgeVectorIndex(settings.data_dir, search_threads=settings.edge_search_threads)
 
 
+def build_llm(settings: Settings) -> LLMClient | None:
+    if not settings.llm_enabled:
+        return None
+    assert settings.llm_model  # Settings.from_env guarantees it
+    return OpenAILLMClient(
+        settings.llm_base_url or "https://api.openai.com/v1",
+        settings.llm_api_key or "",
+        settings.llm_model,
+        structured_output=settings.llm_structured_output,
+    )
+
+
+def build_cache(settings: Settings) -> Cache:
+    return RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
+
+
+def build_stage(settings: Settings, llm: LLMClient | None, cache: Cache) -> LLMStage:
+    """Loads and validates every prompt and the eval gate: a broken one fails start-up here."""
+    return LLMStage(
+        llm,
+        cache,
+        load_prompts(settings.prompts_dir, dict(settings.prompt_pins)),
+        LLMStageSettings(
+            deadline_s=settings.llm_deadline_ms / 1000.0,
+            candidates=settings.llm_candidates,
+            max_attempts=settings.llm_max_attempts,
+            cache_ttl_s=float(settings.llm_cache_ttl_s),
+        ),
+        gate=EvalGate.load(settings.llm_gate_file),
+        breaker=CircuitBreaker(
+            window=settings.breaker_window,
+            min_calls=settings.breaker_min_calls,
+            failure_rate=settings.breaker_failure_rate_pct / 100.0,
+            open_s=float(settings.breaker_open_s),
+        ),
+        bulkhead=Bulkhead(settings.llm_max_in_flight),
+    )
+
+
 async def build_deps(settings: Settings) -> Deps:
     embedder = await anyio.to_thread.run_sync(build_embedder, settings)
-    return Deps(embedder=embedder, index=build_index(settings))
+    return Deps(
+        embedder=embedder, index=build_index(settings), llm=build_llm(settings), cache=build_cache(settings)
+    )
+
+
+async def close_deps(deps: Deps) -> None:
+    await deps.index.close()
+    if deps.llm is not None:
+        await deps.llm.close()
+    if deps.cache is not None:
+        await deps.cache.close()
 
 
 def _service(state: State) -> RecommendationService:
@@ -72,13 +130,21 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = deps is None
         active = await build_deps(settings) if deps is None else deps
-        app.state.service = RecommendationService(active.embedder, active.index)
-        log.info("startup", settings=settings.redacted(), owned_deps=owned)
+        try:
+            stage = build_stage(settings, active.llm, active.cache or MemoryCache())
+        except Exception:
+            if owned:
+                await close_deps(active)
+            raise
+        app.state.service = RecommendationService(active.embedder, active.index, stage)
+        log.info(
+            "startup", settings=settings.redacted(), owned_deps=owned, llm_enabled=active.llm is not None
+        )
         try:
             yield
         finally:
             if owned:
-                await active.index.close()
+                await close_deps(active)
             log.info("shutdown")
 
     return Litestar(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from app.domain.llm import LLMRequest, LLMResponse
 from app.domain.models import CatalogInfo, IndexRecord, ScoredProduct, VectorQuery
 
 
@@ -56,5 +57,28 @@ class VectorIndex(Protocol):
     async def optimize(self, catalog: str) -> None:
         """Build what the engine builds lazily (HNSW); a no-op where the engine does it itself."""
         ...
+
+    async def close(self) -> None: ...
+
+
+class LLMClient(Protocol):
+    """One chat completion. Raises an `LLMUnavailable` subclass (timeout, rate limit, server error,
+    connection error, rejected, invalid output); never retries: the LLM stage owns retries."""
+
+    @property
+    def model(self) -> str: ...
+
+    async def complete(self, request: LLMRequest) -> LLMResponse: ...
+
+    async def close(self) -> None: ...
+
+
+class Cache(Protocol):
+    """Bytes by key with a time to live. Implementations never raise on a backend failure: a
+    cache that cannot answer is a miss."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
 
     async def close(self) -> None: ...

@@ -6,6 +6,7 @@ on it is a test of behaviour, not of a mock's script.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import re
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from app.adapters.payload import filter_key
 from app.domain.errors import CatalogNotFound, IndexIncompatible
+from app.domain.llm import LLMRequest, LLMResponse
 from app.domain.models import CatalogInfo, Filters, IndexRecord, Product, ScoredProduct, VectorQuery
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -91,7 +93,7 @@ class InMemoryVectorIndex:
                 best_pos = max(_cosine(p, record.vector) for p in query.positives)
                 best_neg = max((_cosine(n, record.vector) for n in query.negatives), default=-math.inf)
                 score = _sigmoid(best_pos) if best_pos > best_neg else -_sigmoid(best_neg)
-            scored.append(ScoredProduct(record.product, score))
+            scored.append(ScoredProduct(record.product, score, record.content_hash))
         scored.sort(key=lambda s: s.score, reverse=True)
         return scored[: query.limit]
 
@@ -131,3 +133,35 @@ class InMemoryVectorIndex:
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
+
+
+class ScriptedLLM:
+    """An `LLMClient` that answers from a script: each entry is a text to return, an exception to
+    raise, or a callable(request) -> text. The last entry repeats. Counts calls; optional delay."""
+
+    def __init__(self, *script: object, model: str = "fake-model", delay_s: float = 0.0) -> None:
+        self._script = list(script) or ['{"ranking": []}']
+        self._model = model
+        self.delay_s = delay_s
+        self.requests: list[LLMRequest] = []
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        self.requests.append(request)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        step = self._script[min(len(self.requests) - 1, len(self._script) - 1)]
+        if isinstance(step, BaseException):
+            raise step
+        text = step(request) if callable(step) else str(step)
+        return LLMResponse(text=text, model=self._model, prompt_tokens=100, completion_tokens=20)
+
+    async def close(self) -> None:
+        pass

@@ -26,6 +26,7 @@ from app.adapters.payload import (
     filter_key,
     from_payload,
     point_id,
+    scored,
     stock_key,
     to_payload,
 )
@@ -121,7 +122,7 @@ class EdgeVectorIndex:
 
         def run() -> list[ScoredProduct]:
             points = self._shard(catalog).query(request)
-            return [ScoredProduct(from_payload(p.payload or {}), float(p.score)) for p in points]
+            return [scored(p.payload or {}, float(p.score)) for p in points]
 
         return await self._run(run)
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from app.domain.models import AttributeValue, Product
+from app.domain.models import AttributeValue, Product, ScoredProduct
 
 _NAMESPACE = uuid.UUID("5b0f4a4e-9d1c-4d8e-8f43-6a1f2b3c4d5e")
 
@@ -74,3 +74,7 @@ def from_payload(payload: Mapping[str, Any]) -> Product:
         attributes=attributes,
         in_stock=bool(payload.get("in_stock", True)),
     )
+
+
+def scored(payload: Mapping[str, Any], score: float) -> ScoredProduct:
+    return ScoredProduct(from_payload(payload), score, str(payload.get(HASH_FIELD, "")))

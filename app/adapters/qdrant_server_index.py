@@ -20,6 +20,7 @@ from app.adapters.payload import (
     filter_key,
     from_payload,
     point_id,
+    scored,
     stock_key,
     to_payload,
 )
@@ -125,7 +126,7 @@ class QdrantServerIndex:
                 with_payload=True,
             ),
         )
-        return [ScoredProduct(from_payload(p.payload or {}), float(p.score)) for p in response.points]
+        return [scored(p.payload or {}, float(p.score)) for p in response.points]
 
     async def retrieve(self, catalog: str, ids: Sequence[str]) -> list[IndexRecord]:
         await self._require(catalog)

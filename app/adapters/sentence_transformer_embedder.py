@@ -51,7 +51,9 @@ class SentenceTransformerEmbedder:
             st = torch.ao.quantization.quantize_dynamic(st, {torch.nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
         self._model = st
         self._batch_size = batch_size
-        self._dimension = int(st.get_sentence_embedding_dimension())
+        # sentence-transformers 6 renamed the method; 5.x only has the old name.
+        dimension_of = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+        self._dimension = int(dimension_of())
         self.model_name = DEFAULT_MODEL if use_default else str(model)
         self.quantized = quantize_int8
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -15,6 +15,12 @@ NameList = Annotated[
     list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=50)
 ]
 Price = Annotated[float, msgspec.Meta(ge=0)]
+Rerank = Annotated[
+    Literal["none", "llm", "auto"],
+    msgspec.Meta(
+        description="none: vector order; llm: LLM re-rank; auto: LLM only where evals proved it wins"
+    ),
+]
 
 
 class FiltersIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -40,6 +46,8 @@ class SearchRequest(msgspec.Struct, forbid_unknown_fields=True):
     query: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
     limit: Limit = 10
     filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
+    rerank: Rerank = "auto"
+    explain: bool = False
 
 
 class SimilarRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -47,9 +55,11 @@ class SimilarRequest(msgspec.Struct, forbid_unknown_fields=True):
     negative: Annotated[list[ProductId], msgspec.Meta(max_length=20)] = []
     limit: Limit = 10
     filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
+    rerank: Rerank = "auto"
+    explain: bool = False
 
 
-class Item(msgspec.Struct):
+class Item(msgspec.Struct, omit_defaults=True):
     id: str
     title: str
     brand: str
@@ -58,16 +68,25 @@ class Item(msgspec.Struct):
     currency: str
     in_stock: bool
     score: float
+    reason: str | None = None
 
     @classmethod
-    def of(cls, hit: ScoredProduct) -> Item:
+    def of(cls, hit: ScoredProduct, reason: str | None = None) -> Item:
         p = hit.product
-        return cls(p.id, p.title, p.brand, p.category, p.price, p.currency, p.in_stock, round(hit.score, 6))
+        return cls(
+            p.id, p.title, p.brand, p.category, p.price, p.currency, p.in_stock, round(hit.score, 6), reason
+        )
+
+
+class Fallback(msgspec.Struct):
+    reason: str
 
 
 class RetrievalResponse(msgspec.Struct):
     items: list[Item]
-    ranking: str
+    ranking: Literal["llm", "vector"]
+    fallback: Fallback | None
+    cache: Literal["hit", "miss"] | None
     timings_ms: dict[str, float]
 
 

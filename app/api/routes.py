@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from app.api.dto import (
     CatalogList,
     CatalogOut,
+    Fallback,
     Health,
     Item,
     ProductOut,
@@ -30,9 +31,22 @@ CatalogName = Annotated[str, Parameter(description="catalog name", max_length=63
 def _respond(catalog: str, result: RetrievalResult) -> RetrievalResponse:
     timings = result.timings.as_dict()
     structlog.contextvars.bind_contextvars(
-        catalog=catalog, result_count=len(result.items), ranking="vector", timings_ms=timings
+        catalog=catalog,
+        result_count=len(result.items),
+        ranking=result.ranking,
+        fallback_reason=result.fallback,
+        cache=result.cache,
+        llm_calls=result.llm_calls,
+        llm_tokens=result.llm_tokens,
+        timings_ms=timings,
     )
-    return RetrievalResponse(items=[Item.of(h) for h in result.items], ranking="vector", timings_ms=timings)
+    return RetrievalResponse(
+        items=[Item.of(h, result.reasons.get(h.product.id)) for h in result.items],
+        ranking=result.ranking,
+        fallback=Fallback(result.fallback) if result.fallback else None,
+        cache=result.cache,
+        timings_ms=timings,
+    )
 
 
 class CatalogController(Controller):
@@ -50,7 +64,14 @@ class CatalogController(Controller):
     ) -> RetrievalResponse:
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog)
-        result = await service.search(catalog, data.query, limit=data.limit, filters=data.filters.to_domain())
+        result = await service.search(
+            catalog,
+            data.query,
+            limit=data.limit,
+            filters=data.filters.to_domain(),
+            rerank=data.rerank,
+            explain=data.explain,
+        )
         return _respond(catalog, result)
 
     @post(
@@ -64,7 +85,13 @@ class CatalogController(Controller):
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog)
         result = await service.similar(
-            catalog, data.positive, data.negative, limit=data.limit, filters=data.filters.to_domain()
+            catalog,
+            data.positive,
+            data.negative,
+            limit=data.limit,
+            filters=data.filters.to_domain(),
+            rerank=data.rerank,
+            explain=data.explain,
         )
         return _respond(catalog, result)
 

@@ -50,3 +50,42 @@ class EmbedderUnavailable(DependencyUnavailable):
 
 class IndexIncompatible(AisleError):
     """A catalog exists with a vector size other than the embedder's (a model change needs a re-ingest)."""
+
+
+class LLMUnavailable(DependencyUnavailable):
+    """The LLM stage could not produce a usable answer. Never reaches the client as an error: the
+    LLM stage catches it and returns the vector result flagged with `reason`."""
+
+    reason = "llm_error"
+
+
+class LLMTimeout(LLMUnavailable):
+    reason = "timeout"
+
+
+class LLMConnectionError(LLMUnavailable):
+    reason = "connection_error"
+
+
+class LLMRateLimited(LLMUnavailable):
+    reason = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class LLMServerError(LLMUnavailable):
+    reason = "server_error"
+
+
+class LLMRejected(LLMUnavailable):
+    """A 4xx other than 429: our request is wrong (bad model name, key, schema); retrying won't help."""
+
+    reason = "rejected"
+
+
+class LLMInvalidOutput(LLMUnavailable):
+    """The answer was not usable: not JSON, wrong shape, no valid candidate id, empty, refused."""
+
+    reason = "invalid_output"

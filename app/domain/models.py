@@ -94,6 +94,7 @@ class VectorQuery:
 class ScoredProduct:
     product: Product
     score: float
+    content_hash: str = ""  # identifies this version of the product in LLM cache keys
 
 
 @dataclass(frozen=True, slots=True)

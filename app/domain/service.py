@@ -1,20 +1,28 @@
-"""The retrieval use cases the API and the evals share: search, similar items, catalog reads.
+"""The use cases the API and the evals share: search, similar items, catalog reads.
 
-Plain async code over the ports. The embedder is CPU-bound and blocking, so it runs in a worker
-thread; the stage timings travel back with the result so the edge can log and return them.
+Plain async code over the ports. Retrieval first (the embedder is CPU-bound and blocking, so it
+runs in a worker thread), then the optional LLM stage, which can only re-order or explain the
+vector candidates and falls back to them on any failure. Stage timings travel back with the result
+so the edge can log and return them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import anyio.to_thread
 
 from app.domain.errors import InvalidRequest, ProductNotFound
 from app.domain.models import CatalogInfo, Filters, Product, ScoredProduct, VectorQuery
 from app.ports import Embedder, VectorIndex
+
+if TYPE_CHECKING:
+    from app.llm.stage import LLMStage
+
+RerankMode = Literal["none", "llm", "auto"]
 
 MAX_QUERY_CHARS = 1000
 
@@ -28,12 +36,14 @@ def normalize_query(text: str) -> str:
 class Timings:
     embed_ms: float = 0.0
     search_ms: float = 0.0
+    llm_ms: float = 0.0
     total_ms: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {
             "embed": round(self.embed_ms, 3),
             "search": round(self.search_ms, 3),
+            "llm": round(self.llm_ms, 3),
             "total": round(self.total_ms, 3),
         }
 
@@ -42,6 +52,17 @@ class Timings:
 class RetrievalResult:
     items: list[ScoredProduct]
     timings: Timings = field(default_factory=Timings)
+    ranking: Literal["llm", "vector"] = "vector"
+    fallback: str | None = None
+    cache: Literal["hit", "miss"] | None = None
+    reasons: dict[str, str] = field(default_factory=dict)
+    llm_calls: int = 0
+    llm_tokens: int = 0
+
+
+def similar_query(positives: Iterable[Product]) -> str:
+    """What the LLM is told a similar-items request is looking for."""
+    return "items similar to: " + "; ".join(p.title for p in positives)
 
 
 def _ms(start: float) -> float:
@@ -49,16 +70,61 @@ def _ms(start: float) -> float:
 
 
 class RecommendationService:
-    def __init__(self, embedder: Embedder, index: VectorIndex) -> None:
+    def __init__(self, embedder: Embedder, index: VectorIndex, llm: LLMStage | None = None) -> None:
         self._embedder = embedder
         self._index = index
+        self._llm = llm
+
+    def _depth(self, limit: int, rerank: RerankMode) -> int:
+        """How many vector candidates to fetch: the LLM re-ranks a deeper pool than it returns."""
+        if self._llm is not None and rerank != "none":
+            return max(limit, self._llm.candidate_depth)
+        return limit
+
+    async def _finish(
+        self,
+        start: float,
+        embed_ms: float,
+        search_ms: float,
+        query: str,
+        items: list[ScoredProduct],
+        *,
+        limit: int,
+        rerank: RerankMode,
+        explain: bool,
+    ) -> RetrievalResult:
+        if rerank == "none" and not explain:
+            return RetrievalResult(items[:limit], Timings(embed_ms, search_ms, 0.0, _ms(start)))
+        if self._llm is None:
+            fallback = "llm_disabled" if rerank == "llm" or explain else None
+            return RetrievalResult(
+                items[:limit], Timings(embed_ms, search_ms, 0.0, _ms(start)), fallback=fallback
+            )
+        out = await self._llm.apply(query, items, rerank=rerank, explain=explain, limit=limit)
+        return RetrievalResult(
+            out.items,
+            Timings(embed_ms, search_ms, out.llm_ms, _ms(start)),
+            ranking=out.ranking,
+            fallback=out.fallback,
+            cache=out.cache,
+            reasons=out.reasons,
+            llm_calls=out.calls,
+            llm_tokens=out.prompt_tokens + out.completion_tokens,
+        )
 
     async def embed_query(self, text: str) -> list[float]:
         vectors = await anyio.to_thread.run_sync(self._embedder.embed, [text])
         return vectors[0]
 
     async def search(
-        self, catalog: str, query: str, *, limit: int = 10, filters: Filters = Filters()
+        self,
+        catalog: str,
+        query: str,
+        *,
+        limit: int = 10,
+        filters: Filters = Filters(),
+        rerank: RerankMode = "none",
+        explain: bool = False,
     ) -> RetrievalResult:
         start = time.perf_counter()
         text = normalize_query(query)
@@ -68,11 +134,11 @@ class RecommendationService:
             raise InvalidRequest("query", f"must be at most {MAX_QUERY_CHARS} characters")
         vector = await self.embed_query(text)
         embedded = time.perf_counter()
-        items = await self._index.query(
-            catalog, VectorQuery(positives=(vector,), filters=filters, limit=limit)
-        )
-        return RetrievalResult(
-            items, Timings(embed_ms=(embedded - start) * 1000.0, search_ms=_ms(embedded), total_ms=_ms(start))
+        query_ = VectorQuery(positives=(vector,), filters=filters, limit=self._depth(limit, rerank))
+        items = await self._index.query(catalog, query_)
+        embed_ms = (embedded - start) * 1000.0
+        return await self._finish(
+            start, embed_ms, _ms(embedded), text, items, limit=limit, rerank=rerank, explain=explain
         )
 
     async def similar(
@@ -83,6 +149,8 @@ class RecommendationService:
         *,
         limit: int = 10,
         filters: Filters = Filters(),
+        rerank: RerankMode = "none",
+        explain: bool = False,
     ) -> RetrievalResult:
         """Products like the positives and unlike the negatives, never the inputs themselves."""
         start = time.perf_counter()
@@ -101,10 +169,20 @@ class RecommendationService:
             positives=tuple(records[i].vector for i in dict.fromkeys(positive)),
             negatives=tuple(records[i].vector for i in dict.fromkeys(negative)),
             filters=filters.excluding(wanted),
-            limit=limit,
+            limit=self._depth(limit, rerank),
         )
         items = await self._index.query(catalog, query)
-        return RetrievalResult(items, Timings(embed_ms=0.0, search_ms=_ms(fetched), total_ms=_ms(start)))
+        search_ms = _ms(fetched)
+        return await self._finish(
+            start,
+            0.0,
+            search_ms,
+            similar_query(records[i].product for i in dict.fromkeys(positive)),
+            items,
+            limit=limit,
+            rerank=rerank,
+            explain=explain,
+        )
 
     async def product(self, catalog: str, product_id: str) -> Product:
         records = await self._index.retrieve(catalog, [product_id])

@@ -10,7 +10,7 @@ from app.settings import Settings, SettingsError
 def test_defaults_serve_the_embedded_edge_index_on_loopback() -> None:
     settings = Settings.from_env({})
     assert (settings.host, settings.port, settings.vector_backend) == ("127.0.0.1", 8000, "edge")
-    assert settings.embed_threads == 1
+    assert (settings.embed_threads, settings.embed_int8) == (1, True)
 
 
 def test_a_qdrant_url_selects_the_server_backend_and_the_key_is_redacted() -> None:

@@ -1,0 +1,34 @@
+"""Values that cross the `LLMClient` port: a chat request with an optional JSON schema, and the
+answer's text with its token usage. Vendor-free, so fakes and the OpenAI adapter speak the same."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class LLMRequest:
+    messages: tuple[ChatMessage, ...]
+    schema_name: str
+    json_schema: Mapping[str, Any] | None
+    max_tokens: int
+    timeout_s: float
+    temperature: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LLMResponse:
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
