@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run serve ingest test lint typecheck unit integration e2e bench clean
+.PHONY: install run serve ingest test lint typecheck unit integration e2e bench bench-llm clean
 
 # torch first, pinned to the CPU build on this machine's disk: a bare `torch` requirement would
 # pull a multi-GB CUDA build. pyproject's torch range is then already satisfied.
@@ -56,6 +56,9 @@ test: lint typecheck
 
 bench: install
 	$(BIN)/python -m bench.foundation
+
+bench-llm: install
+	$(BIN)/python -m bench.llm
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

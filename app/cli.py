@@ -75,6 +75,9 @@ def parser() -> argparse.ArgumentParser:
     ing.add_argument("--batch-size", type=int, default=256, help="products embedded and upserted per batch")
     ing.add_argument("--no-optimize", action="store_true", help="skip building the HNSW index afterwards")
     sub.add_parser("serve", help="serve the HTTP API (HOST, PORT)")
+    from evals.cli import add_parser
+
+    add_parser(sub)
     return root
 
 
@@ -87,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "ingest":
         return asyncio.run(_ingest(settings, args))
+    if args.command == "eval":
+        from evals.cli import main as eval_main
+
+        return eval_main(settings, args)
     return _serve(settings)
 
 

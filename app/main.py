@@ -28,7 +28,8 @@ from app.adapters.sentence_transformer_embedder import SentenceTransformerEmbedd
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.request_log import canonical_log_middleware
 from app.api.routes import CatalogController, healthz, readyz
-from app.domain.service import RecommendationService
+from app.domain.models import Fusion
+from app.domain.service import RecommendationService, Retrieval
 from app.llm.gate import EvalGate
 from app.llm.prompts import load_prompts
 from app.llm.resilience import Bulkhead, CircuitBreaker
@@ -105,6 +106,16 @@ def build_stage(settings: Settings, llm: LLMClient | None, cache: Cache) -> LLMS
     )
 
 
+def build_retrieval(settings: Settings) -> Retrieval:
+    fusion = Fusion(
+        k=settings.fusion_k,
+        dense_weight=settings.fusion_dense_weight,
+        sparse_weight=settings.fusion_sparse_weight,
+        depth=settings.fusion_depth,
+    )
+    return Retrieval(mode=settings.retrieval, fusion=fusion)
+
+
 async def build_deps(settings: Settings) -> Deps:
     embedder = await anyio.to_thread.run_sync(build_embedder, settings)
     return Deps(
@@ -136,7 +147,9 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
             if owned:
                 await close_deps(active)
             raise
-        app.state.service = RecommendationService(active.embedder, active.index, stage)
+        app.state.service = RecommendationService(
+            active.embedder, active.index, stage, build_retrieval(settings)
+        )
         log.info(
             "startup", settings=settings.redacted(), owned_deps=owned, llm_enabled=active.llm is not None
         )

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Literal
 
 VectorBackend = Literal["edge", "qdrant"]
+RetrievalMode = Literal["dense", "hybrid", "lexical"]
+DEFAULT_RETRIEVAL: RetrievalMode = "hybrid"  # chosen by the eval (docs/evals.md)
 _ROOT = Path(__file__).resolve().parents[1]
 PROMPTS_DIR = _ROOT / "prompts"
 DEFAULT_GATE_FILE = _ROOT / "evals" / "llm-gate.json"
@@ -32,6 +34,26 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as e:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from e
+    if not 0 <= value <= 100:
+        raise SettingsError(f"{name} must be between 0 and 100, got {value}")
+    return value
+
+
+def _retrieval(env: Mapping[str, str]) -> RetrievalMode:
+    raw = env.get("AISLE_RETRIEVAL") or DEFAULT_RETRIEVAL
+    if raw not in ("dense", "hybrid", "lexical"):
+        raise SettingsError(f"AISLE_RETRIEVAL must be dense, hybrid or lexical, got {raw!r}")
+    return raw  # type: ignore[return-value]
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -82,6 +104,11 @@ class Settings:
     prompts_dir: Path = PROMPTS_DIR
     prompt_pins: tuple[tuple[str, str], ...] = ()
     llm_gate_file: Path | None = DEFAULT_GATE_FILE
+    retrieval: RetrievalMode = DEFAULT_RETRIEVAL
+    fusion_k: int = 60
+    fusion_dense_weight: float = 1.0
+    fusion_sparse_weight: float = 1.0
+    fusion_depth: int = 100
 
     @property
     def llm_enabled(self) -> bool:
@@ -142,6 +169,11 @@ class Settings:
             llm_gate_file=Path(env["AISLE_LLM_GATE_FILE"])
             if env.get("AISLE_LLM_GATE_FILE")
             else DEFAULT_GATE_FILE,
+            retrieval=_retrieval(env),
+            fusion_k=_int(env, "AISLE_FUSION_K", 60, low=1, high=1000),
+            fusion_dense_weight=_float(env, "AISLE_FUSION_DENSE_WEIGHT", 1.0),
+            fusion_sparse_weight=_float(env, "AISLE_FUSION_SPARSE_WEIGHT", 1.0),
+            fusion_depth=_int(env, "AISLE_FUSION_DEPTH", 100, low=1, high=1000),
         )
 
     def redacted(self) -> dict[str, object]:

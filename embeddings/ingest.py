@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import anyio.to_thread
 
+from app.domain.lexical import document_vector
 from app.domain.models import IndexRecord, Product, validate_catalog_name
 from app.ports import Embedder, VectorIndex
 from embeddings.readers import ReadResult, RowError
@@ -82,7 +83,11 @@ async def ingest(
         vectors = await anyio.to_thread.run_sync(embedder.embed, [p.text for p in batch])
         summary.embed_seconds += time.perf_counter() - t0
         await index.upsert(
-            catalog, [IndexRecord(p.product, v, p.content_hash) for p, v in zip(batch, vectors, strict=True)]
+            catalog,
+            [
+                IndexRecord(p.product, v, p.content_hash, document_vector(p.product))
+                for p, v in zip(batch, vectors, strict=True)
+            ],
         )
         summary.embedded += len(batch)
         for p in batch:

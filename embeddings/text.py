@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 
+from app.domain.lexical import SPARSE_VERSION
 from app.domain.models import Product
 
 TEMPLATE_VERSION = "v1"
@@ -56,6 +57,7 @@ def content_hash(product: Product, text: str, model_id: str) -> str:
     payload = json.dumps(
         [
             TEMPLATE_VERSION,
+            SPARSE_VERSION,
             model_id,
             text,
             product.id,

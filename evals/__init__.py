@@ -1,5 +1,5 @@
-"""Offline evaluation runs (issue #4): not built yet.
+"""Offline evaluation runs: every pipeline over labelled queries, metrics by ranx, reports, plots.
 
-The harness will call `app.domain.service.RecommendationService` through the same composition
-root as the API. Until it lands, bench/foundation.py measures the foundation's latency figures.
+Pipelines call the same `RecommendationService` the API uses (built by `app.main`'s builders), so
+what is measured is what is served. `aisle eval run|compare|gate` is the CLI (evals/cli.py).
 """

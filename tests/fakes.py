@@ -10,12 +10,20 @@ import asyncio
 import hashlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from app.adapters.payload import filter_key
 from app.domain.errors import CatalogNotFound, IndexIncompatible
 from app.domain.llm import LLMRequest, LLMResponse
-from app.domain.models import CatalogInfo, Filters, IndexRecord, Product, ScoredProduct, VectorQuery
+from app.domain.models import (
+    CatalogInfo,
+    Filters,
+    IndexRecord,
+    Product,
+    ScoredProduct,
+    SparseVector,
+    VectorQuery,
+)
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 
@@ -83,10 +91,32 @@ class InMemoryVectorIndex:
         return self._catalogs[catalog]
 
     async def query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
+        records = [r for r in self._catalog(catalog).values() if _matches(r.product, query.filters)]
+        sparse = query.sparse
+        if sparse is None or (not sparse.indices and query.positives):
+            return self._dense(records, query)[: query.limit]
+        lexical = self._lexical(self._catalog(catalog).values(), records, sparse)
+        if not query.positives:
+            return lexical[: query.limit]
+        depth = max(query.fusion.depth, query.limit)
+        fused: dict[str, float] = {}
+        by_id: dict[str, ScoredProduct] = {}
+        for weight, ranked in (
+            (query.fusion.dense_weight, self._dense(records, query)[:depth]),
+            (query.fusion.sparse_weight, lexical[:depth]),
+        ):
+            for rank, hit in enumerate(ranked):
+                # Qdrant's weighted RRF: the weight stretches the rank, 1 / ((rank + 1) / w + k - 1).
+                score = 0.0 if weight <= 0 else 1.0 / ((rank + 1.0) / weight + query.fusion.k - 1.0)
+                fused[hit.product.id] = fused.get(hit.product.id, 0.0) + score
+                by_id[hit.product.id] = hit
+        order = sorted(fused, key=lambda i: fused[i], reverse=True)[: query.limit]
+        return [ScoredProduct(by_id[i].product, fused[i], by_id[i].content_hash) for i in order]
+
+    @staticmethod
+    def _dense(records: list[IndexRecord], query: VectorQuery) -> list[ScoredProduct]:
         scored = []
-        for record in self._catalog(catalog).values():
-            if not _matches(record.product, query.filters):
-                continue
+        for record in records:
             if len(query.positives) == 1 and not query.negatives:
                 score = _cosine(query.positives[0], record.vector)
             else:  # Qdrant's best_score recommendation strategy
@@ -95,7 +125,29 @@ class InMemoryVectorIndex:
                 score = _sigmoid(best_pos) if best_pos > best_neg else -_sigmoid(best_neg)
             scored.append(ScoredProduct(record.product, score, record.content_hash))
         scored.sort(key=lambda s: s.score, reverse=True)
-        return scored[: query.limit]
+        return scored
+
+    @staticmethod
+    def _lexical(
+        everything: Iterable[IndexRecord], records: list[IndexRecord], q: SparseVector
+    ) -> list[ScoredProduct]:
+        """Dot product with Qdrant's IDF modifier: idf = ln(1 + (N - n + 0.5) / (n + 0.5))."""
+        corpus = [dict(zip(r.sparse.indices, r.sparse.values, strict=True)) for r in everything if r.sparse]
+        n_docs = len(corpus)
+        idf = {
+            t: math.log(1 + (n_docs - (n := sum(t in d for d in corpus)) + 0.5) / (n + 0.5))
+            for t in q.indices
+        }
+        scored = []
+        for record in records:
+            if record.sparse is None:
+                continue
+            doc = dict(zip(record.sparse.indices, record.sparse.values, strict=True))
+            score = sum(v * doc[t] * idf[t] for t, v in zip(q.indices, q.values, strict=True) if t in doc)
+            if score > 0:
+                scored.append(ScoredProduct(record.product, score, record.content_hash))
+        scored.sort(key=lambda s: s.score, reverse=True)
+        return scored
 
     async def retrieve(self, catalog: str, ids: Sequence[str]) -> list[IndexRecord]:
         records = self._catalog(catalog)

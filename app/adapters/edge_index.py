@@ -22,6 +22,7 @@ from app.adapters.payload import (
     FLOAT_FIELDS,
     HASH_FIELD,
     KEYWORD_FIELDS,
+    SPARSE_NAME,
     dense_vector,
     filter_key,
     from_payload,
@@ -60,6 +61,37 @@ def edge_filter(filters: Filters) -> qe.Filter | None:
     return qe.Filter(must=must or None, must_not=must_not or None)
 
 
+def edge_request(query: VectorQuery) -> qe.QueryRequest:
+    flt = edge_filter(query.filters)
+    sparse = query.sparse
+    if sparse is None or (not sparse.indices and query.positives):
+        return qe.QueryRequest(limit=query.limit, query=edge_query(query), filter=flt, with_payload=True)
+    lexical = qe.Query.Nearest(qe.SparseVector(list(sparse.indices), list(sparse.values)), using=SPARSE_NAME)
+    if not query.positives:
+        return qe.QueryRequest(limit=query.limit, query=lexical, filter=flt, with_payload=True)
+    depth = max(query.fusion.depth, query.limit)
+    return qe.QueryRequest(
+        limit=query.limit,
+        prefetches=[
+            qe.Prefetch(limit=depth, query=edge_query(query), filter=flt),
+            qe.Prefetch(limit=depth, query=lexical, filter=flt),
+        ],
+        # The stub types `query` as Fusion; Fusion.Rrf is its (weighted) variant.
+        query=qe.Fusion.Rrf(
+            k=query.fusion.k, weights=[query.fusion.dense_weight, query.fusion.sparse_weight]
+        ),  # type: ignore[arg-type]
+        with_payload=True,
+    )
+
+
+def edge_point(record: IndexRecord) -> qe.Point:
+    vector: Any = list(record.vector)
+    if record.sparse is not None:
+        sparse = qe.SparseVector(list(record.sparse.indices), list(record.sparse.values))
+        vector = {"": vector, SPARSE_NAME: sparse}
+    return qe.Point(point_id(record.product.id), vector, to_payload(record.product, record.content_hash))
+
+
 def edge_query(query: VectorQuery) -> qe.Query:
     positives: list[Any] = [list(v) for v in query.positives]
     negatives: list[Any] = [list(v) for v in query.negatives]
@@ -80,7 +112,8 @@ class EdgeVectorIndex:
 
     def _config(self, dimension: int) -> qe.EdgeConfig:
         vectors = qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)
-        return qe.EdgeConfig(vectors=vectors, max_search_threads=self._search_threads)
+        sparse = {SPARSE_NAME: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
+        return qe.EdgeConfig(vectors=vectors, sparse_vectors=sparse, max_search_threads=self._search_threads)
 
     def _path(self, catalog: str) -> Path:
         return self._root / catalog
@@ -116,9 +149,9 @@ class EdgeVectorIndex:
     # -- reads ----------------------------------------------------------------------------
 
     async def query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
-        request = qe.QueryRequest(
-            limit=query.limit, query=edge_query(query), filter=edge_filter(query.filters), with_payload=True
-        )
+        if query.sparse is not None and not query.sparse.indices and not query.positives:
+            return []  # a lexical query with no usable term matches nothing
+        request = edge_request(query)
 
         def run() -> list[ScoredProduct]:
             points = self._shard(catalog).query(request)
@@ -202,10 +235,7 @@ class EdgeVectorIndex:
         await self._run(run)
 
     async def upsert(self, catalog: str, records: Sequence[IndexRecord]) -> None:
-        points = [
-            qe.Point(point_id(r.product.id), list(r.vector), to_payload(r.product, r.content_hash))
-            for r in records
-        ]
+        points = [edge_point(r) for r in records]
         await self._run(lambda: self._write(catalog, qe.UpdateOperation.upsert_points(points)))
 
     async def delete(self, catalog: str, ids: Sequence[str]) -> None:

@@ -53,8 +53,13 @@ def to_payload(product: Product, content_hash: str) -> dict[str, Any]:
     }
 
 
+SPARSE_NAME = "lexical"  # the named sparse vector; the dense vector is the unnamed default ("")
+
+
 def dense_vector(value: object) -> list[float]:
-    """The default dense vector of a stored point (both clients return it as a list of floats)."""
+    """The default dense vector of a stored point: a bare list, or the "" entry of named vectors."""
+    if isinstance(value, dict):
+        value = value.get("")
     if isinstance(value, list) and all(isinstance(x, int | float) for x in value):
         return [float(x) for x in value]
     return []

@@ -16,6 +16,7 @@ from app.adapters.payload import (
     FLOAT_FIELDS,
     HASH_FIELD,
     KEYWORD_FIELDS,
+    SPARSE_NAME,
     dense_vector,
     filter_key,
     from_payload,
@@ -77,6 +78,16 @@ def server_query(query: VectorQuery) -> models.NearestQuery | models.RecommendQu
     )
 
 
+def server_point(record: IndexRecord) -> models.PointStruct:
+    vector: Any = list(record.vector)
+    if record.sparse is not None:
+        sparse = models.SparseVector(indices=list(record.sparse.indices), values=list(record.sparse.values))
+        vector = {"": vector, SPARSE_NAME: sparse}
+    return models.PointStruct(
+        id=point_id(record.product.id), vector=vector, payload=to_payload(record.product, record.content_hash)
+    )
+
+
 class QdrantServerIndex:
     def __init__(self, client: AsyncQdrantClient, *, collection_prefix: str = "aisle_") -> None:
         self._client = client
@@ -116,14 +127,32 @@ class QdrantServerIndex:
             raise CatalogNotFound(catalog)
 
     async def query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
+        flt = server_filter(query.filters)
+        sparse = query.sparse
+        kwargs: dict[str, Any]
+        if sparse is None or (not sparse.indices and query.positives):
+            kwargs = {"query": server_query(query)}
+        else:
+            if not sparse.indices:
+                await self._require(catalog)
+                return []  # a lexical query with no usable term matches nothing
+            lexical = models.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
+            if not query.positives:
+                kwargs = {"query": lexical, "using": SPARSE_NAME}
+            else:
+                depth = max(query.fusion.depth, query.limit)
+                weights = [query.fusion.dense_weight, query.fusion.sparse_weight]
+                kwargs = {
+                    "prefetch": [
+                        models.Prefetch(query=server_query(query), limit=depth, filter=flt),
+                        models.Prefetch(query=lexical, using=SPARSE_NAME, limit=depth, filter=flt),
+                    ],
+                    "query": models.RrfQuery(rrf=models.Rrf(k=query.fusion.k, weights=weights)),
+                }
         response = await self._call(
             catalog,
             self._client.query_points(
-                self._collection(catalog),
-                query=server_query(query),
-                query_filter=server_filter(query.filters),
-                limit=query.limit,
-                with_payload=True,
+                self._collection(catalog), query_filter=flt, limit=query.limit, with_payload=True, **kwargs
             ),
         )
         return [scored(p.payload or {}, float(p.score)) for p in response.points]
@@ -170,7 +199,9 @@ class QdrantServerIndex:
         await self._call(
             None,
             self._client.create_collection(
-                name, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+                name,
+                vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+                sparse_vectors_config={SPARSE_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             ),
         )
         schemas = [(f, models.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS] + [
@@ -180,14 +211,7 @@ class QdrantServerIndex:
             await self._call(catalog, self._client.create_payload_index(name, field_name, schema))
 
     async def upsert(self, catalog: str, records: Sequence[IndexRecord]) -> None:
-        points = [
-            models.PointStruct(
-                id=point_id(r.product.id),
-                vector=list(r.vector),
-                payload=to_payload(r.product, r.content_hash),
-            )
-            for r in records
-        ]
+        points = [server_point(r) for r in records]
         await self._call(catalog, self._client.upsert(self._collection(catalog), points=points, wait=True))
 
     async def delete(self, catalog: str, ids: Sequence[str]) -> None:

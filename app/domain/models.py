@@ -44,12 +44,22 @@ class Product:
 
 
 @dataclass(frozen=True, slots=True)
+class SparseVector:
+    """Lexical term weights (indices sorted, unique); Qdrant applies IDF at query time."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class IndexRecord:
-    """What the vector index stores for one product: the product, its vector, its content hash."""
+    """What the vector index stores for one product: the product, its dense vector, its lexical
+    sparse vector (absent for dense-only callers), its content hash."""
 
     product: Product
     vector: Vector
     content_hash: str
+    sparse: SparseVector | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +87,33 @@ class Filters:
 
 
 @dataclass(frozen=True, slots=True)
+class Fusion:
+    """Weighted reciprocal-rank fusion of the dense and lexical candidate lists, inside Qdrant:
+    score = sum over the lists a product appears in of 1 / ((rank + 1) / weight + k - 1), rank
+    counted from 0 (Qdrant's formula: a weight stretches or shrinks the rank)."""
+
+    k: int = 60
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    depth: int = 100  # candidates taken from each list before fusing
+
+
+@dataclass(frozen=True, slots=True)
 class VectorQuery:
     """A query against one catalog's index.
 
-    One positive and no negatives is a plain nearest-neighbour search; several positives or any
-    negatives is a recommendation query (Qdrant's best-score strategy on both adapters).
+    - one positive, no negatives, no `sparse`: dense nearest-neighbour search;
+    - several positives or any negatives: a recommendation query (best-score strategy);
+    - `sparse` and no positives: lexical search (BM25 weights x IDF);
+    - one positive and `sparse`: hybrid, both lists fused by `fusion`.
     """
 
     positives: tuple[Vector, ...]
     negatives: tuple[Vector, ...] = ()
     filters: Filters = Filters()
     limit: int = 10
+    sparse: SparseVector | None = None
+    fusion: Fusion = Fusion()
 
 
 @dataclass(frozen=True, slots=True)

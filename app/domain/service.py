@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Literal
 import anyio.to_thread
 
 from app.domain.errors import InvalidRequest, ProductNotFound
-from app.domain.models import CatalogInfo, Filters, Product, ScoredProduct, VectorQuery
+from app.domain.lexical import query_vector
+from app.domain.models import CatalogInfo, Filters, Fusion, Product, ScoredProduct, VectorQuery
 from app.ports import Embedder, VectorIndex
 
 if TYPE_CHECKING:
     from app.llm.stage import LLMStage
 
 RerankMode = Literal["none", "llm", "auto"]
+RetrievalMode = Literal["dense", "hybrid", "lexical"]
 
 MAX_QUERY_CHARS = 1000
 
@@ -69,11 +71,27 @@ def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """How a text query becomes candidates: `dense` (embedding only), `lexical` (BM25 sparse vector
+    only) or `hybrid` (both, fused in Qdrant). docs/evals.md has the measurements behind the default."""
+
+    mode: RetrievalMode = "dense"
+    fusion: Fusion = Fusion()
+
+
 class RecommendationService:
-    def __init__(self, embedder: Embedder, index: VectorIndex, llm: LLMStage | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        index: VectorIndex,
+        llm: LLMStage | None = None,
+        retrieval: Retrieval = Retrieval(),
+    ) -> None:
         self._embedder = embedder
         self._index = index
         self._llm = llm
+        self.retrieval = retrieval
 
     def _depth(self, limit: int, rerank: RerankMode) -> int:
         """How many vector candidates to fetch: the LLM re-ranks a deeper pool than it returns."""
@@ -132,9 +150,16 @@ class RecommendationService:
             raise InvalidRequest("query", "must contain at least one non-space character")
         if len(text) > MAX_QUERY_CHARS:
             raise InvalidRequest("query", f"must be at most {MAX_QUERY_CHARS} characters")
-        vector = await self.embed_query(text)
+        mode = self.retrieval.mode
+        vector = await self.embed_query(text) if mode != "lexical" else None
         embedded = time.perf_counter()
-        query_ = VectorQuery(positives=(vector,), filters=filters, limit=self._depth(limit, rerank))
+        query_ = VectorQuery(
+            positives=(vector,) if vector is not None else (),
+            filters=filters,
+            limit=self._depth(limit, rerank),
+            sparse=query_vector(text) if mode != "dense" else None,
+            fusion=self.retrieval.fusion,
+        )
         items = await self._index.query(catalog, query_)
         embed_ms = (embedded - start) * 1000.0
         return await self._finish(

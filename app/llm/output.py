@@ -17,10 +17,10 @@ from app.domain.models import ScoredProduct
 
 MAX_REASON_CHARS = 300
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
-_FACT_ATTRIBUTES = 4
+_FACT_ATTRIBUTES = 3
 
 
-def compact_facts(items: Sequence[ScoredProduct], description_chars: int = 160) -> str:
+def compact_facts(items: Sequence[ScoredProduct], description_chars: int = 120) -> str:
     """One JSON object per line with only what a ranking needs: bounded tokens per candidate."""
     lines = []
     for n, item in enumerate(items, start=1):
@@ -34,7 +34,7 @@ def compact_facts(items: Sequence[ScoredProduct], description_chars: int = 160) 
             facts["price"] = f"{p.price:.2f} {p.currency}"
         if p.description and p.description != p.title:
             facts["description"] = p.description[:description_chars]
-        attributes = {k: v for k, v in p.attributes.items() if isinstance(v, str) and len(v) <= 60}
+        attributes = {k: v for k, v in p.attributes.items() if isinstance(v, str) and len(v) <= 40}
         if attributes:
             facts["attributes"] = dict(list(attributes.items())[:_FACT_ATTRIBUTES])
         lines.append(f"{n}. {json.dumps(facts, ensure_ascii=False)}")

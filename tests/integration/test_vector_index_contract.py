@@ -14,7 +14,7 @@ import pytest
 from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.qdrant_server_index import QdrantServerIndex
 from app.domain.errors import CatalogNotFound, IndexIncompatible
-from app.domain.models import Filters, IndexRecord, Product, VectorQuery
+from app.domain.models import Filters, Fusion, IndexRecord, Product, SparseVector, VectorQuery
 from app.ports import VectorIndex
 from tests.fakes import InMemoryVectorIndex
 
@@ -23,7 +23,9 @@ pytestmark = pytest.mark.integration
 CATALOG = "shop"
 
 
-def record(pid: str, vector: list[float], **fields: object) -> IndexRecord:
+def record(
+    pid: str, vector: list[float], terms: dict[int, float] | None = None, **fields: object
+) -> IndexRecord:
     defaults: dict[str, object] = {
         "title": f"product {pid}",
         "brand": "Acme",
@@ -31,17 +33,32 @@ def record(pid: str, vector: list[float], **fields: object) -> IndexRecord:
         "price": 10.0,
     }
     defaults.update(fields)
-    return IndexRecord(Product(id=pid, **defaults), vector, f"hash-{pid}")  # type: ignore[arg-type]
+    sparse = SparseVector(tuple(sorted(terms)), tuple(terms[t] for t in sorted(terms))) if terms else None
+    return IndexRecord(Product(id=pid, **defaults), vector, f"hash-{pid}", sparse)  # type: ignore[arg-type]
 
 
+def lexical(*terms: int) -> SparseVector:
+    return SparseVector(tuple(sorted(terms)), tuple(1.0 for _ in terms))
+
+
+# Lexical terms: 1 common ("speaker"), 2 rare ("waterproof"), 3 ("cable"), 4 ("usb"), 5 ("braided").
 PRODUCTS = [
-    record("a", [1.0, 0.0, 0.0, 0.0], brand="Sony", category="Headphones", price=99.5),
-    record("b", [0.9, 0.1, 0.0, 0.0], brand="JBL", category="Speakers", price=49.0),
-    record("c", [0.7, 0.7, 0.0, 0.0], brand="sony", category="Speakers", price=20.0, in_stock=False),
-    record("d", [0.0, 1.0, 0.0, 0.0], brand="Anker", category="Cables", price=None),
+    record("a", [1.0, 0.0, 0.0, 0.0], {1: 1.0}, brand="Sony", category="Headphones", price=99.5),
+    record("b", [0.9, 0.1, 0.0, 0.0], {1: 1.0, 4: 0.5}, brand="JBL", category="Speakers", price=49.0),
+    record(
+        "c",
+        [0.7, 0.7, 0.0, 0.0],
+        {1: 1.0, 2: 1.0},
+        brand="sony",
+        category="Speakers",
+        price=20.0,
+        in_stock=False,
+    ),
+    record("d", [0.0, 1.0, 0.0, 0.0], {3: 1.0, 4: 1.0}, brand="Anker", category="Cables", price=None),
     record(
         "e",
         [0.0, 0.0, 1.0, 0.0],
+        {3: 1.0, 4: 1.0, 5: 1.0},
         brand="Anker",
         category="cables",
         price=5.0,
@@ -185,3 +202,44 @@ async def test_edge_index_survives_a_restart(tmp_path: Path) -> None:
         assert [c.name for c in await second.catalogs()] == [CATALOG]
     finally:
         await second.close()
+
+
+async def lexical_ids(index: VectorIndex, query: SparseVector, filters: Filters = Filters()) -> list[str]:
+    hits = await index.query(CATALOG, VectorQuery(positives=(), sparse=query, filters=filters, limit=10))
+    return [h.product.id for h in hits]
+
+
+async def test_lexical_search_weights_rare_terms_by_idf(filled: VectorIndex) -> None:
+    assert (await lexical_ids(filled, lexical(1, 2)))[0] == "c"  # the only one with the rare term
+    assert sorted(await lexical_ids(filled, lexical(1))) == ["a", "b", "c"]
+    assert (await lexical_ids(filled, lexical(3, 5)))[0] == "e"
+
+
+async def test_lexical_search_honours_filters_and_matches_nothing_without_terms(filled: VectorIndex) -> None:
+    assert await lexical_ids(filled, lexical(1), Filters(brand=("sony",), in_stock=True)) == ["a"]
+    assert await lexical_ids(filled, lexical(99)) == []
+    assert await lexical_ids(filled, SparseVector((), ())) == []
+
+
+async def test_hybrid_fuses_dense_and_lexical_lists_by_weighted_rrf(filled: VectorIndex) -> None:
+    async def hybrid(dense_weight: float, sparse_weight: float) -> list[str]:
+        fusion = Fusion(k=3, dense_weight=dense_weight, sparse_weight=sparse_weight, depth=3)
+        query = VectorQuery(positives=([1.0, 0.0, 0.0, 0.0],), sparse=lexical(3, 5), fusion=fusion, limit=3)
+        return [h.product.id for h in await filled.query(CATALOG, query)]
+
+    # dense top-3: a, b, c; lexical: e, d. Score per list: 1 / ((rank + 1) / weight + k - 1).
+    assert await hybrid(1.5, 1.0) == ["a", "e", "b"]  # .375, .333, .300
+    assert await hybrid(1.0, 1.5) == ["e", "a", "d"]  # .375, .333, .300
+    assert await hybrid(1.0, 0.0) == ["a", "b", "c"]  # lexical off: the dense order
+
+
+async def test_hybrid_applies_filters_to_both_lists(filled: VectorIndex) -> None:
+    query = VectorQuery(
+        positives=([1.0, 0.0, 0.0, 0.0],), sparse=lexical(3, 5), filters=Filters(brand=("anker",))
+    )
+    assert sorted(h.product.id for h in await filled.query(CATALOG, query)) == ["d", "e"]
+
+
+async def test_an_empty_lexical_part_leaves_hybrid_as_dense(filled: VectorIndex) -> None:
+    query = VectorQuery(positives=([1.0, 0.0, 0.0, 0.0],), sparse=SparseVector((), ()), limit=2)
+    assert [h.product.id for h in await filled.query(CATALOG, query)] == ["a", "b"]

@@ -1,0 +1,158 @@
+"""`aisle eval run | compare | gate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ranx import Qrels, Run, compare, evaluate
+
+from app.settings import Settings
+from evals.datasets import read_judgments
+from evals.pipelines import PIPELINES
+from evals.report import write
+from evals.runner import METRICS, run_pipelines
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "evals" / "baseline.json"
+
+
+def add_parser(sub: Any) -> None:
+    ev = sub.add_parser("eval", help="offline evaluation runs")
+    cmds = ev.add_subparsers(dest="eval_command", required=True)
+    run = cmds.add_parser("run", help="run pipelines over judged queries and write a report")
+    run.add_argument("--catalog-file", action="append", required=True, type=Path, dest="catalog_files")
+    run.add_argument(
+        "--judgments", required=True, type=Path, help="Chorus CSV, or a BEIR folder/queries.jsonl"
+    )
+    run.add_argument(
+        "--pipeline", action="append", dest="pipelines", help=f"{', '.join(PIPELINES)}; +llm suffix"
+    )
+    run.add_argument("--out", required=True, type=Path)
+    run.add_argument("--work-dir", type=Path, default=Path("var/evals"), help="where the eval index lives")
+    run.add_argument("--write-gate", type=Path, default=None, help="write the LLM eval gate file here")
+    cmp = cmds.add_parser("compare", help="paired comparison of two pipelines: DIR[:PIPELINE] DIR[:PIPELINE]")
+    cmp.add_argument("a")
+    cmp.add_argument("b")
+    gate = cmds.add_parser("gate", help="fail if the default pipeline's nDCG@10 fell below the baseline")
+    gate.add_argument("--baseline", type=Path, default=BASELINE)
+    gate.add_argument("--work-dir", type=Path, default=Path("var/evals-gate"))
+    gate.add_argument("--update", action="store_true", help="record the measured value as the new baseline")
+
+
+def llm_gate_entries(scored: dict[str, Any], settings: Settings, prompt: str) -> list[dict[str, Any]]:
+    entries = []
+    for name in scored:
+        if name.endswith("+llm") and name.removesuffix("+llm") in scored:
+            llm = scored[name]["unjudged_irrelevant"]["all"]["ndcg@10"]
+            vector = scored[name.removesuffix("+llm")]["unjudged_irrelevant"]["all"]["ndcg@10"]
+            entries.append(
+                {
+                    "prompt": prompt,
+                    "model": settings.llm_model,
+                    "pipeline": name,
+                    "metric": "ndcg@10",
+                    "llm": llm,
+                    "vector": vector,
+                    "wins": llm > vector,
+                }
+            )
+    return entries
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from app.llm.prompts import load_prompts
+
+    judgments = read_judgments(args.judgments)
+    names = args.pipelines or ["bm25", "dense", "hybrid", "default"]
+    settings = replace(settings, data_dir=args.work_dir)
+    results, meta = asyncio.run(run_pipelines(settings, judgments, names, files=args.catalog_files))
+    from evals.runner import score
+
+    scored = score(judgments, results)
+    prompt = load_prompts(settings.prompts_dir, dict(settings.prompt_pins))["rerank"].key
+    gate = llm_gate_entries(scored, settings, prompt)
+    report = write(args.out, judgments, results, scored, meta, gate)
+    if args.write_gate is not None and gate:
+        args.write_gate.write_text(json.dumps({"entries": gate}, indent=2) + "\n")
+    for name, entry in scored.items():
+        m = entry["unjudged_irrelevant"]
+        print(
+            f"{name:16s} nDCG@10 all={m['all']['ndcg@10']:.4f} dev={m['dev']['ndcg@10']:.4f} "
+            f"validation={m['validation']['ndcg@10']:.4f}"
+        )
+    print(f"target: {json.dumps(report['target'])}")
+    print(f"report: {args.out / 'report.md'} (wall {meta['wall_seconds']} s)")
+    return 0
+
+
+def _load(spec: str) -> tuple[Qrels, Run, str]:
+    folder, _, name = spec.partition(":")
+    name = name or "default"
+    path = Path(folder)
+    qrels = Qrels.from_file(str(path / "qrels.trec"), kind="trec")
+    run = Run.from_file(str(path / "runs" / f"{name}.trec"), kind="trec")
+    run.name = f"{path.name}:{name}"
+    return qrels, run, name
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    qrels, run_a, _ = _load(args.a)
+    _, run_b, _ = _load(args.b)
+    report = compare(qrels, [run_a, run_b], METRICS, stat_test="student", max_p=0.05, make_comparable=True)
+    print(report)
+    per_a = evaluate(qrels, run_a, "ndcg@10", return_mean=False, make_comparable=True)
+    per_b = evaluate(qrels, run_b, "ndcg@10", return_mean=False, make_comparable=True)
+    moved = sorted(zip(qrels.keys(), per_a, per_b, strict=True), key=lambda t: abs(t[2] - t[1]), reverse=True)
+    print("\nqueries that moved most (nDCG@10, A -> B):")
+    for qid, a, b in moved[:10]:
+        print(f"  {qid:30s} {a:.3f} -> {b:.3f} ({b - a:+.3f})")
+    return 0
+
+
+def cmd_gate(settings: Settings, args: argparse.Namespace) -> int:
+    baseline = json.loads(args.baseline.read_text())
+    judgments = read_judgments(ROOT / baseline["judgments"])
+    settings = replace(settings, data_dir=args.work_dir)
+    results, _ = asyncio.run(
+        run_pipelines(
+            settings, judgments, [baseline["pipeline"]], files=[ROOT / baseline["catalog"]], catalog="gate"
+        )
+    )
+    from evals.runner import score
+
+    measured = score(judgments, results)[baseline["pipeline"]]["unjudged_irrelevant"]["all"][
+        baseline["metric"]
+    ]
+    return check_gate(baseline, measured, update=args.update, path=args.baseline)
+
+
+def check_gate(
+    baseline: dict[str, Any], measured: float, *, update: bool = False, path: Path | None = None
+) -> int:
+    floor = baseline["value"] - baseline["tolerance"]
+    print(
+        f"eval gate: {baseline['pipeline']} {baseline['metric']} = {measured:.4f} "
+        f"(baseline {baseline['value']:.4f}, tolerance {baseline['tolerance']}, floor {floor:.4f})"
+    )
+    if update and path is not None:
+        path.write_text(json.dumps({**baseline, "value": round(measured, 4)}, indent=2) + "\n")
+        print(f"eval gate: baseline updated in {path}")
+        return 0
+    if measured < floor:
+        print("eval gate: FAILED, retrieval quality regressed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    if args.eval_command == "run":
+        return cmd_run(settings, args)
+    if args.eval_command == "compare":
+        return cmd_compare(args)
+    return cmd_gate(settings, args)
