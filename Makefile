@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run serve ingest test lint typecheck unit integration e2e bench bench-llm clean
+.PHONY: install run serve ingest test lint typecheck unit integration e2e bench bench-llm eval-gate clean
 
 # torch first, pinned to the CPU build on this machine's disk: a bare `torch` requirement would
 # pull a multi-GB CUDA build. pyproject's torch range is then already satisfied.
@@ -53,6 +53,11 @@ e2e: install
 
 test: lint typecheck
 	$(BIN)/pytest -q
+	$(BIN)/aisle eval gate
+
+# The retrieval-quality regression gate alone (also the last step of `make test`).
+eval-gate: install
+	$(BIN)/aisle eval gate
 
 bench: install
 	$(BIN)/python -m bench.foundation

@@ -105,10 +105,11 @@ class Settings:
     prompt_pins: tuple[tuple[str, str], ...] = ()
     llm_gate_file: Path | None = DEFAULT_GATE_FILE
     retrieval: RetrievalMode = DEFAULT_RETRIEVAL
-    fusion_k: int = 60
+    # Weighted RRF tuned on the dev split of the Icecat judgments (docs/evals.md, evals/tune.py).
+    fusion_k: int = 10
     fusion_dense_weight: float = 1.0
-    fusion_sparse_weight: float = 1.0
-    fusion_depth: int = 100
+    fusion_sparse_weight: float = 3.0
+    fusion_depth: int = 50
 
     @property
     def llm_enabled(self) -> bool:
@@ -170,10 +171,10 @@ class Settings:
             if env.get("AISLE_LLM_GATE_FILE")
             else DEFAULT_GATE_FILE,
             retrieval=_retrieval(env),
-            fusion_k=_int(env, "AISLE_FUSION_K", 60, low=1, high=1000),
+            fusion_k=_int(env, "AISLE_FUSION_K", 10, low=1, high=1000),
             fusion_dense_weight=_float(env, "AISLE_FUSION_DENSE_WEIGHT", 1.0),
-            fusion_sparse_weight=_float(env, "AISLE_FUSION_SPARSE_WEIGHT", 1.0),
-            fusion_depth=_int(env, "AISLE_FUSION_DEPTH", 100, low=1, high=1000),
+            fusion_sparse_weight=_float(env, "AISLE_FUSION_SPARSE_WEIGHT", 3.0),
+            fusion_depth=_int(env, "AISLE_FUSION_DEPTH", 50, low=1, high=1000),
         )
 
     def redacted(self) -> dict[str, object]:

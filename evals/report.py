@@ -128,18 +128,19 @@ def markdown(report: dict[str, Any]) -> str:
     parts += ["## all: judged-only (condensed) lists", _table(scored, "judged_only", "all")]
     target = report["target"]
     if target.get("all"):
-        parts.append("## Target: default nDCG@10 >= 1.15 x best of bm25 and dense")
+        lines = ["## Target: default nDCG@10 >= 1.15 x best of bm25 and dense", ""]
         for split in ("all", "dev", "validation"):
             t = target[split]
             verdict = "met" if t["ratio"] >= TARGET_RATIO else "not met"
-            parts.append(
+            lines.append(
                 f"- {split}: {t['default']:.4f} / {t['best_baseline']:.4f} = **{t['ratio']}x** ({verdict})"
             )
-    parts.append("## Latency per stage (ms)")
-    parts.append("| pipeline | stage | p50 | p95 |\n|---|---|---|---|")
+        parts.append("\n".join(lines))
+    rows = ["| pipeline | stage | p50 | p95 |", "|---|---|---|---|"]
     for name, entry in scored.items():
         for stage, v in entry["latency_ms"].items():
-            parts.append(f"| {name} | {stage} | {v['p50']} | {v['p95']} |")
+            rows.append(f"| {name} | {stage} | {v['p50']} | {v['p95']} |")
+    parts += ["## Latency per stage (ms)", "\n".join(rows)]
     llm = {n: e["llm"] for n, e in scored.items() if "llm" in e}
     if llm:
         parts.append("## LLM\n" + "\n".join(f"- {n}: {json.dumps(v)}" for n, v in llm.items()))

@@ -9,6 +9,7 @@ has the measured speed and retrieval-quality figures behind the default.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,10 @@ class SentenceTransformerEmbedder:
         if max_seq_length:
             st.max_seq_length = max_seq_length
         if quantize_int8:
-            st = torch.ao.quantization.quantize_dynamic(st, {torch.nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
+            with warnings.catch_warnings():
+                # torch 2.13 announces the quantized-tensor API's future removal; pinned <2.15 here.
+                warnings.simplefilter("ignore", UserWarning)
+                st = torch.ao.quantization.quantize_dynamic(st, {torch.nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
         self._model = st
         self._batch_size = batch_size
         # sentence-transformers 6 renamed the method; 5.x only has the old name.
