@@ -14,15 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
+from app.domain.lexical import query_vector
 from app.domain.models import VectorQuery
 from app.domain.service import RecommendationService
-from app.main import build_deps
+from app.main import build_deps, build_retrieval
 from app.settings import Settings
 
 
 async def main(data_dir: Path, queries: list[str]) -> None:
-    deps = await build_deps(Settings(data_dir=data_dir))
-    service = RecommendationService(deps.embedder, deps.index)
+    settings = Settings(data_dir=data_dir)
+    deps = await build_deps(settings)
+    retrieval = build_retrieval(settings)  # the server's own retrieval (hybrid by default)
+    service = RecommendationService(deps.embedder, deps.index, None, retrieval)
     await service.search("icecat", "warm up")
     via_service, direct = [], []
     for q in queries:
@@ -31,7 +34,9 @@ async def main(data_dir: Path, queries: list[str]) -> None:
         via_service.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         vector = deps.embedder.embed([q])[0]
-        await deps.index.query("icecat", VectorQuery(positives=(vector,), limit=10))
+        sparse = query_vector(q) if retrieval.mode != "dense" else None
+        query = VectorQuery(positives=(vector,), limit=10, sparse=sparse, fusion=retrieval.fusion)
+        await deps.index.query("icecat", query)
         direct.append((time.perf_counter() - t) * 1000)
     await deps.index.close()
     print(

@@ -106,6 +106,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _, run_b, _ = _load(args.b)
     report = compare(qrels, [run_a, run_b], METRICS, stat_test="student", max_p=0.05, make_comparable=True)
     print(report)
+    print("(a superscript letter marks a significant improvement over that run: paired t-test, p < 0.05)\n")
+    mean_a = evaluate(qrels, run_a, METRICS, make_comparable=True)
+    mean_b = evaluate(qrels, run_b, METRICS, make_comparable=True)
+    for metric in METRICS:
+        a, b = float(mean_a[metric]), float(mean_b[metric])
+        print(f"  {metric:13s} {a:.4f} -> {b:.4f} ({b - a:+.4f})")
     per_a = evaluate(qrels, run_a, "ndcg@10", return_mean=False, make_comparable=True)
     per_b = evaluate(qrels, run_b, "ndcg@10", return_mean=False, make_comparable=True)
     moved = sorted(zip(qrels.keys(), per_a, per_b, strict=True), key=lambda t: abs(t[2] - t[1]), reverse=True)

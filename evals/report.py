@@ -92,7 +92,7 @@ def _plots(out: Path, scored: dict[str, Any]) -> None:
     plt.close(fig)
 
     if "default" in scored:
-        base = "dense" if "dense" in scored else names[0]
+        base = "bm25" if "bm25" in scored else names[0]  # the baseline the target is measured against
         per_default, per_base = scored["default"]["per_query_ndcg10"], scored[base]["per_query_ndcg10"]
         deltas = sorted(per_default[q] - per_base.get(q, 0.0) for q in per_default)
         fig, ax = plt.subplots(figsize=(9, 3.5))
