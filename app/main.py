@@ -18,6 +18,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from opentelemetry import trace
 
 from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.memory_cache import MemoryCache
@@ -26,14 +27,16 @@ from app.adapters.qdrant_server_index import QdrantServerIndex
 from app.adapters.redis_cache import RedisCache
 from app.adapters.sentence_transformer_embedder import SentenceTransformerEmbedder
 from app.api.errors import EXCEPTION_HANDLERS
-from app.api.request_log import canonical_log_middleware
-from app.api.routes import CatalogController, healthz, readyz
+from app.api.request_log import request_middleware
+from app.api.routes import CatalogController, healthz, metrics_endpoint, readyz
 from app.domain.models import Fusion
 from app.domain.service import RecommendationService, Retrieval
 from app.llm.gate import EvalGate
 from app.llm.prompts import load_prompts
 from app.llm.resilience import Bulkhead, CircuitBreaker
 from app.llm.stage import LLMStage, LLMStageSettings
+from app.observability.metrics import Metrics
+from app.observability.tracing import Tracing, build_tracing
 from app.ports import Cache, Embedder, LLMClient, VectorIndex
 from app.settings import Settings
 
@@ -83,7 +86,9 @@ def build_cache(settings: Settings) -> Cache:
     return RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
 
 
-def build_stage(settings: Settings, llm: LLMClient | None, cache: Cache) -> LLMStage:
+def build_stage(
+    settings: Settings, llm: LLMClient | None, cache: Cache, *, tracer: trace.Tracer | None = None
+) -> LLMStage:
     """Loads and validates every prompt and the eval gate: a broken one fails start-up here."""
     return LLMStage(
         llm,
@@ -103,6 +108,7 @@ def build_stage(settings: Settings, llm: LLMClient | None, cache: Cache) -> LLMS
             open_s=float(settings.breaker_open_s),
         ),
         bulkhead=Bulkhead(settings.llm_max_in_flight),
+        tracer=tracer,
     )
 
 
@@ -136,20 +142,28 @@ def _service(state: State) -> RecommendationService:
     return service
 
 
-def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
+def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing | None = None) -> Litestar:
+    """`tracing` defaults to what Settings say (off unless an OTLP endpoint is configured); tests
+    pass one built on an in-memory exporter."""
+    telemetry = tracing or build_tracing(settings)
+    metrics = Metrics(multiprocess_dir=settings.prometheus_multiproc_dir)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = deps is None
         active = await build_deps(settings) if deps is None else deps
+        cache = active.cache or MemoryCache()
         try:
-            stage = build_stage(settings, active.llm, active.cache or MemoryCache())
+            stage = build_stage(settings, active.llm, cache, tracer=telemetry.tracer)
         except Exception:
             if owned:
                 await close_deps(active)
             raise
         app.state.service = RecommendationService(
-            active.embedder, active.index, stage, build_retrieval(settings)
+            active.embedder, active.index, stage, build_retrieval(settings), telemetry.tracer
         )
+        app.state.metrics = metrics
+        app.state.cache_backend = str(getattr(cache, "backend", type(cache).__name__))
         log.info(
             "startup", settings=settings.redacted(), owned_deps=owned, llm_enabled=active.llm is not None
         )
@@ -158,14 +172,16 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Litestar:
         finally:
             if owned:
                 await close_deps(active)
+            if tracing is None:
+                telemetry.shutdown()
             log.info("shutdown")
 
     return Litestar(
-        route_handlers=[CatalogController, healthz, readyz],
+        route_handlers=[CatalogController, healthz, readyz, metrics_endpoint],
         lifespan=[lifespan],
         dependencies={"service": Provide(_service, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[canonical_log_middleware],
+        middleware=[request_middleware(telemetry.tracer, metrics)],
         openapi_config=OpenAPIConfig(
             title="Aisle", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()]
         ),

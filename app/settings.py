@@ -105,6 +105,8 @@ class Settings:
     prompt_pins: tuple[tuple[str, str], ...] = ()
     llm_gate_file: Path | None = DEFAULT_GATE_FILE
     retrieval: RetrievalMode = DEFAULT_RETRIEVAL
+    prometheus_multiproc_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR, for several workers
+    otel_enabled: bool = False  # OTEL_SDK_DISABLED=false and an OTLP endpoint turn tracing export on
     # Weighted RRF tuned on the dev split of the Icecat judgments (docs/evals.md, evals/tune.py).
     fusion_k: int = 10
     fusion_dense_weight: float = 1.0
@@ -171,6 +173,11 @@ class Settings:
             if env.get("AISLE_LLM_GATE_FILE")
             else DEFAULT_GATE_FILE,
             retrieval=_retrieval(env),
+            prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+            otel_enabled=bool(
+                env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            )
+            and not _bool(env, "OTEL_SDK_DISABLED", False),
             fusion_k=_int(env, "AISLE_FUSION_K", 10, low=1, high=1000),
             fusion_dense_weight=_float(env, "AISLE_FUSION_DENSE_WEIGHT", 1.0),
             fusion_sparse_weight=_float(env, "AISLE_FUSION_SPARSE_WEIGHT", 3.0),

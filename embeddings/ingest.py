@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import anyio.to_thread
+from opentelemetry import trace
 
 from app.domain.lexical import document_vector
 from app.domain.models import IndexRecord, Product, validate_catalog_name
@@ -70,6 +71,7 @@ async def ingest(
     batch_size: int = 256,
     optimize: bool = True,
     progress: Progress | None = None,
+    tracer: trace.Tracer | None = None,
 ) -> IngestSummary:
     validate_catalog_name(catalog)
     started = time.perf_counter()
@@ -78,7 +80,15 @@ async def ingest(
     stored = await index.fingerprints(catalog)
     seen: set[str] = set()
 
+    spans = tracer or trace.NoOpTracer()
+
     async def embed_and_upsert(batch: Sequence[_Pending]) -> None:
+        with spans.start_as_current_span("ingest.batch") as span:
+            span.set_attribute("aisle.catalog", catalog)
+            span.set_attribute("aisle.batch_size", len(batch))
+            await _embed_and_upsert(batch)
+
+    async def _embed_and_upsert(batch: Sequence[_Pending]) -> None:
         t0 = time.perf_counter()
         vectors = await anyio.to_thread.run_sync(embedder.embed, [p.text for p in batch])
         summary.embed_seconds += time.perf_counter() - t0

@@ -1,8 +1,11 @@
-"""Edge middleware: bind the request id, echo it back, and write one canonical line per request.
+"""Edge middleware: request id, the request's trace span, its latency metric, and one canonical
+log line per request.
 
-Handlers add what they know (catalog, result count, stage timings) with
+Handlers add what they know (catalog, result count, stage timings, fallback) with
 `structlog.contextvars.bind_contextvars`; this middleware merges it into the single line it logs
-when the response is done, so a request is one grep away.
+when the response is done, so a request is one grep away. The request span is current while the
+handler runs, so use-case spans (embed, search, LLM attempts) become its children, and its trace
+id is bound into the log line.
 """
 
 from __future__ import annotations
@@ -10,10 +13,14 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from opentelemetry import trace
+
+from app.observability.metrics import Metrics
 
 log = structlog.get_logger("aisle.request")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -29,37 +36,55 @@ def _incoming_request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def canonical_log_middleware(app: ASGIApp) -> ASGIApp:
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        request_id = _incoming_request_id(scope)
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(
-            request_id=request_id,
-            method=scope.get("method"),
-            route=scope.get("path_template") or scope.get("path"),
-        )
-        status = 500
-        start = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await app(scope, receive, send_with_id)
-        finally:
-            duration_ms = round((time.perf_counter() - start) * 1000.0, 3)
-            quiet = scope.get("path_template") in _QUIET_ROUTES and status < 400
-            emit = log.debug if quiet else log.info
-            emit("request", status=status, duration_ms=duration_ms, path=scope.get("path"))
+def request_middleware(tracer: trace.Tracer, metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
+    def factory(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != ScopeType.HTTP:
+                await app(scope, receive, send)
+                return
+            request_id = _incoming_request_id(scope)
+            route = scope.get("path_template") or scope.get("path") or ""
+            method = str(scope.get("method"))
             structlog.contextvars.clear_contextvars()
+            status = 500
+            start = time.perf_counter()
 
-    return middleware
+            async def send_with_id(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    headers = list(message.get("headers", []))
+                    headers.append((b"x-request-id", request_id.encode()))
+                    message["headers"] = headers
+                await send(message)
+
+            with tracer.start_as_current_span(f"{method} {route}", kind=trace.SpanKind.SERVER) as span:
+                span.set_attribute("http.request.method", method)
+                span.set_attribute("http.route", route)
+                span.set_attribute("aisle.request_id", request_id)
+                context = span.get_span_context()
+                structlog.contextvars.bind_contextvars(
+                    request_id=request_id,
+                    method=method,
+                    route=route,
+                    **({"trace_id": format(context.trace_id, "032x")} if context.is_valid else {}),
+                )
+                try:
+                    await app(scope, receive, send_with_id)
+                finally:
+                    seconds = time.perf_counter() - start
+                    span.set_attribute("http.response.status_code", status)
+                    metrics.observe_request(route, method, status, seconds)
+                    quiet = route in _QUIET_ROUTES and status < 400
+                    emit = log.debug if quiet else log.info
+                    emit(
+                        "request",
+                        status=status,
+                        duration_ms=round(seconds * 1000.0, 3),
+                        path=scope.get("path"),
+                    )
+                    structlog.contextvars.clear_contextvars()
+
+        return middleware
+
+    return factory

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import structlog
 from litestar import Controller, Response, get, post
+from litestar.datastructures import State
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.dto import (
     CatalogList,
@@ -24,11 +26,12 @@ from app.api.dto import (
 from app.domain.errors import AisleError
 from app.domain.models import validate_catalog_name
 from app.domain.service import RecommendationService, RetrievalResult
+from app.observability.metrics import BREAKER_STATES, Metrics
 
 CatalogName = Annotated[str, Parameter(description="catalog name", max_length=63)]
 
 
-def _respond(catalog: str, result: RetrievalResult) -> RetrievalResponse:
+def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalResponse:
     timings = result.timings.as_dict()
     structlog.contextvars.bind_contextvars(
         catalog=catalog,
@@ -40,6 +43,17 @@ def _respond(catalog: str, result: RetrievalResult) -> RetrievalResponse:
         llm_tokens=result.llm_tokens,
         timings_ms=timings,
     )
+    if result.cache is not None or result.fallback is not None:  # the LLM stage was asked for
+        outcome = "ok" if result.fallback is None else result.fallback
+        metrics: Metrics = state.metrics
+        metrics.observe_llm(
+            "disabled" if outcome == "llm_disabled" else outcome,
+            result.timings.llm_ms / 1000.0,
+            result.llm_calls,
+            result.llm_tokens,
+            result.cache,
+            state.cache_backend,
+        )
     return RetrievalResponse(
         items=[Item.of(h, result.reasons.get(h.product.id)) for h in result.items],
         ranking=result.ranking,
@@ -60,7 +74,7 @@ class CatalogController(Controller):
 
     @post("/{catalog:str}/search", status_code=HTTP_200_OK, summary="Search a catalog by text")
     async def search(
-        self, catalog: CatalogName, data: SearchRequest, service: RecommendationService
+        self, catalog: CatalogName, data: SearchRequest, service: RecommendationService, state: State
     ) -> RetrievalResponse:
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog)
@@ -72,7 +86,7 @@ class CatalogController(Controller):
             rerank=data.rerank,
             explain=data.explain,
         )
-        return _respond(catalog, result)
+        return _respond(catalog, result, state)
 
     @post(
         "/{catalog:str}/similar",
@@ -80,7 +94,7 @@ class CatalogController(Controller):
         summary="Items similar to positives, unlike negatives",
     )
     async def similar(
-        self, catalog: CatalogName, data: SimilarRequest, service: RecommendationService
+        self, catalog: CatalogName, data: SimilarRequest, service: RecommendationService, state: State
     ) -> RetrievalResponse:
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog)
@@ -93,7 +107,7 @@ class CatalogController(Controller):
             rerank=data.rerank,
             explain=data.explain,
         )
-        return _respond(catalog, result)
+        return _respond(catalog, result, state)
 
     @get("/{catalog:str}/products/{product_id:str}", summary="One product by id")
     async def product(
@@ -122,3 +136,18 @@ async def readyz(service: RecommendationService) -> Response[Health]:
         Health(status="ok" if ready else "unavailable", checks=checks),
         status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE,
     )
+
+
+@get("/metrics", summary="Prometheus metrics", tags=["ops"], media_type=CONTENT_TYPE_LATEST)
+async def metrics_endpoint(service: RecommendationService, state: State) -> Response[bytes]:
+    metrics: Metrics = state.metrics
+    stage = service.llm_stage
+    if stage is not None:
+        metrics.breaker_state.set(BREAKER_STATES[stage.breaker.state])
+        metrics.llm_in_flight.set(stage.bulkhead.in_flight)
+    try:
+        for catalog in await service.catalogs():
+            metrics.index_products.labels(catalog.name).set(catalog.product_count)
+    except AisleError:
+        pass  # the index being down shows in readiness; metrics still render
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

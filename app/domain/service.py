@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import anyio.to_thread
+from opentelemetry import trace
 
 from app.domain.errors import InvalidRequest, ProductNotFound
 from app.domain.lexical import query_vector
@@ -87,11 +88,17 @@ class RecommendationService:
         index: VectorIndex,
         llm: LLMStage | None = None,
         retrieval: Retrieval = Retrieval(),
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._embedder = embedder
         self._index = index
         self._llm = llm
         self.retrieval = retrieval
+        self._tracer = tracer or trace.NoOpTracer()
+
+    @property
+    def llm_stage(self) -> LLMStage | None:
+        return self._llm
 
     def _depth(self, limit: int, rerank: RerankMode) -> int:
         """How many vector candidates to fetch: the LLM re-ranks a deeper pool than it returns."""
@@ -131,8 +138,21 @@ class RecommendationService:
         )
 
     async def embed_query(self, text: str) -> list[float]:
-        vectors = await anyio.to_thread.run_sync(self._embedder.embed, [text])
+        with self._tracer.start_as_current_span("embed_query"):
+            vectors = await anyio.to_thread.run_sync(self._embedder.embed, [text])
         return vectors[0]
+
+    async def _query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
+        with self._tracer.start_as_current_span("vector_search") as span:
+            span.set_attribute("aisle.catalog", catalog)
+            span.set_attribute(
+                "aisle.retrieval",
+                "hybrid" if query.sparse and query.positives else "lexical" if query.sparse else "dense",
+            )
+            span.set_attribute("aisle.limit", query.limit)
+            items = await self._index.query(catalog, query)
+            span.set_attribute("aisle.results", len(items))
+        return items
 
     async def search(
         self,
@@ -160,7 +180,7 @@ class RecommendationService:
             sparse=query_vector(text) if mode != "dense" else None,
             fusion=self.retrieval.fusion,
         )
-        items = await self._index.query(catalog, query_)
+        items = await self._query(catalog, query_)
         embed_ms = (embedded - start) * 1000.0
         return await self._finish(
             start, embed_ms, _ms(embedded), text, items, limit=limit, rerank=rerank, explain=explain
@@ -196,7 +216,7 @@ class RecommendationService:
             filters=filters.excluding(wanted),
             limit=self._depth(limit, rerank),
         )
-        items = await self._index.query(catalog, query)
+        items = await self._query(catalog, query)
         search_ms = _ms(fetched)
         return await self._finish(
             start,

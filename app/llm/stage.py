@@ -18,6 +18,7 @@ from typing import Literal, TypeVar
 
 import anyio
 import structlog
+from opentelemetry import trace
 from tenacity import AsyncRetrying, RetryCallState
 
 from app.domain.errors import (
@@ -106,7 +107,9 @@ class LLMStage:
         gate: EvalGate | None = None,
         breaker: CircuitBreaker | None = None,
         bulkhead: Bulkhead | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
+        self._tracer = tracer or trace.NoOpTracer()
         self._client = client
         self._cache = cache
         self._rerank = prompts["rerank"]
@@ -196,7 +199,10 @@ class LLMStage:
         """(validated answer, cache hit?) for one prompt over one candidate list."""
         assert self._client is not None
         key = cache_key(template, self._client.model, query, items)
-        cached = await self._cache.get(key)
+        with self._tracer.start_as_current_span("llm.cache_lookup") as span:
+            cached = await self._cache.get(key)
+            span.set_attribute("aisle.cache_hit", cached is not None)
+            span.set_attribute("llm.prompt", template.key)
         if cached is not None:
             try:
                 return parse(cached.decode()), True
@@ -255,18 +261,28 @@ class LLMStage:
             async for attempt in AsyncRetrying(
                 retry=self._retryable(deadline), stop=self._stop(deadline), wait=self._wait, reraise=True
             ):
-                with attempt:
+                with attempt, self._tracer.start_as_current_span("llm.attempt") as span:
                     outcome.calls += 1
-                    response = await client.complete(
-                        LLMRequest(
-                            conversation,
-                            template.name,
-                            schema,
-                            template.max_tokens,
-                            timeout_s=max(deadline.remaining(), 0.001),
-                            temperature=template.temperature,
+                    span.set_attribute("llm.model", client.model)
+                    span.set_attribute("llm.prompt", template.key)
+                    span.set_attribute("llm.attempt", attempt.retry_state.attempt_number)
+                    try:
+                        response = await client.complete(
+                            LLMRequest(
+                                conversation,
+                                template.name,
+                                schema,
+                                template.max_tokens,
+                                timeout_s=max(deadline.remaining(), 0.001),
+                                temperature=template.temperature,
+                            )
                         )
-                    )
+                    except LLMUnavailable as e:
+                        span.set_attribute("llm.outcome", e.reason)
+                        raise
+                    span.set_attribute("llm.outcome", "ok")
+                    span.set_attribute("llm.prompt_tokens", response.prompt_tokens)
+                    span.set_attribute("llm.completion_tokens", response.completion_tokens)
                     outcome.prompt_tokens += response.prompt_tokens
                     outcome.completion_tokens += response.completion_tokens
                     text: str = response.text

@@ -40,3 +40,22 @@ def test_bad_values_fail_with_the_variable_named(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env(env)
     assert next(iter(env)) in str(caught.value) or "QDRANT_URL" in str(caught.value)
+
+
+def test_tracing_export_follows_the_standard_otel_variables() -> None:
+    assert not Settings.from_env({}).otel_enabled
+    assert Settings.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}).otel_enabled
+    assert not Settings.from_env(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SDK_DISABLED": "true"}
+    ).otel_enabled
+
+
+def test_llm_settings_need_a_model_and_keep_the_key_secret() -> None:
+    with pytest.raises(SettingsError, match="LLM_MODEL"):
+        Settings.from_env({"LLM_BASE_URL": "http://llm:8000/v1"})
+    settings = Settings.from_env(
+        {"LLM_API_KEY": "sk-secret", "LLM_MODEL": "gpt-x", "AISLE_PROMPT_RERANK": "v1"}
+    )
+    assert settings.llm_enabled
+    assert settings.prompt_pins == (("rerank", "v1"),)
+    assert "sk-secret" not in repr(settings.redacted())

@@ -1,0 +1,1 @@
+"""Metrics (Prometheus) and traces (OpenTelemetry): what operators see of the service."""

@@ -1,0 +1,113 @@
+"""Prometheus metrics, served at `GET /metrics`.
+
+One `Metrics` object per app, on its own `CollectorRegistry`, so tests and several apps in one
+process never collide. Several server workers: set `PROMETHEUS_MULTIPROC_DIR` to an empty, shared,
+writable directory before start; prometheus-client then aggregates the workers' files (gauges that
+mirror process state use `multiprocess_mode="livesum"`). docs/operations.md lists every metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+LLM_OUTCOMES = (
+    "ok",
+    "timeout",
+    "rate_limited",
+    "server_error",
+    "connection_error",
+    "rejected",
+    "invalid_output",
+    "circuit_open",
+    "overloaded",
+    "disabled",
+    "llm_error",
+)
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, *, multiprocess_dir: str | None = None) -> None:
+        self._multiprocess = multiprocess_dir is not None
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.http_duration = Histogram(
+            "aisle_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route", "method", "status"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.llm_requests = Counter(
+            "aisle_llm_requests_total",
+            "Requests that asked for the LLM stage, by outcome",
+            ["outcome"],
+            registry=r,
+        )
+        self.llm_duration = Histogram(
+            "aisle_llm_stage_duration_seconds",
+            "Time spent in the LLM stage per request",
+            ["outcome"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.llm_calls = Counter("aisle_llm_upstream_calls_total", "Calls made to the LLM server", registry=r)
+        self.llm_tokens = Counter(
+            "aisle_llm_tokens_total", "LLM tokens used (prompt + completion)", registry=r
+        )
+        self.cache = Counter(
+            "aisle_llm_cache_requests_total", "LLM cache lookups by result", ["backend", "result"], registry=r
+        )
+        self.breaker_state = Gauge(
+            "aisle_llm_breaker_state",
+            "LLM circuit breaker: 0 closed, 1 half-open, 2 open",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.llm_in_flight = Gauge(
+            "aisle_llm_in_flight", "LLM calls in flight", registry=r, multiprocess_mode="livesum"
+        )
+        self.index_products = Gauge(
+            "aisle_index_products",
+            "Products per catalog in the vector index",
+            ["catalog"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        for outcome in LLM_OUTCOMES:
+            self.llm_requests.labels(outcome)  # export zeros, so rate() works before the first event
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.http_duration.labels(route, method, str(status)).observe(seconds)
+
+    def observe_llm(
+        self, outcome: str, seconds: float, calls: int, tokens: int, cache: str | None, backend: str
+    ) -> None:
+        self.llm_requests.labels(outcome).inc()
+        self.llm_duration.labels(outcome).observe(seconds)
+        self.llm_calls.inc(calls)
+        self.llm_tokens.inc(tokens)
+        if cache is not None:
+            self.cache.labels(backend, cache).inc()
+
+    def render(self, refresh: Callable[[], None] | None = None) -> bytes:
+        if refresh is not None:
+            refresh()
+        if self._multiprocess:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
