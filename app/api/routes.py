@@ -148,6 +148,7 @@ async def metrics_endpoint(service: RecommendationService, state: State) -> Resp
     try:
         for catalog in await service.catalogs():
             metrics.index_products.labels(catalog.name).set(catalog.product_count)
+        metrics.ready.set(1)
     except AisleError:
-        pass  # the index being down shows in readiness; metrics still render
+        metrics.ready.set(0)  # metrics still render; the AisleNotReady alert fires on this
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -87,6 +87,12 @@ class Metrics:
             registry=r,
             multiprocess_mode="max",
         )
+        self.ready = Gauge(
+            "aisle_ready",
+            "1 when the index answers (what /readyz checks), else 0",
+            registry=r,
+            multiprocess_mode="min",
+        )
         for outcome in LLM_OUTCOMES:
             self.llm_requests.labels(outcome)  # export zeros, so rate() works before the first event
 
