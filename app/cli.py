@@ -47,6 +47,17 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     if len(summary.errors) > 50:
         print(f"error: ... and {len(summary.errors) - 50} more", file=sys.stderr)
     print(summary.line())
+    if args.metrics_file:
+        from app.observability.metrics import write_ingest_metrics
+
+        counts = {
+            "added": summary.added,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "deleted": summary.deleted,
+            "failed": summary.failed,
+        }
+        write_ingest_metrics(args.metrics_file, args.catalog, counts, summary.seconds)
     return 1 if summary.failed else 0
 
 
@@ -74,6 +85,9 @@ def parser() -> argparse.ArgumentParser:
     ing.add_argument("--full-sync", action="store_true", help="delete stored products missing from the input")
     ing.add_argument("--batch-size", type=int, default=256, help="products embedded and upserted per batch")
     ing.add_argument("--no-optimize", action="store_true", help="skip building the HNSW index afterwards")
+    ing.add_argument(
+        "--metrics-file", default=None, help="write the run's counters for node_exporter's textfile collector"
+    )
     sub.add_parser("serve", help="serve the HTTP API (HOST, PORT)")
     from evals.cli import add_parser
 

@@ -117,3 +117,29 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def write_ingest_metrics(path: str, catalog: str, counts: dict[str, int], seconds: float) -> None:
+    """For `aisle ingest --metrics-file`: a batch job's counters in the node_exporter textfile
+    format (write to a temp file, then rename, as the collector expects)."""
+    from prometheus_client import write_to_textfile
+
+    registry = CollectorRegistry()
+    products = Gauge(
+        "aisle_ingest_products",
+        "Products in the last ingest run, by outcome",
+        ["catalog", "outcome"],
+        registry=registry,
+    )
+    for outcome, count in counts.items():
+        products.labels(catalog, outcome).set(count)
+    Gauge(
+        "aisle_ingest_duration_seconds", "Duration of the last ingest run", ["catalog"], registry=registry
+    ).labels(catalog).set(seconds)
+    Gauge(
+        "aisle_ingest_last_run_timestamp_seconds",
+        "When the last ingest run finished",
+        ["catalog"],
+        registry=registry,
+    ).labels(catalog).set_to_current_time()
+    write_to_textfile(path, registry)

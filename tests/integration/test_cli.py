@@ -28,8 +28,15 @@ def test_ingest_reports_bad_rows_ingests_the_rest_and_exits_non_zero(
     assert "added=2 updated=0 unchanged=0 deleted=0 failed=1" in out
 
     catalog.write_text(catalog.read_text().splitlines()[0] + "\n")
-    assert main(["ingest", str(catalog), "--catalog", "shop", "--full-sync"]) == 0
+    metrics = tmp_path / "aisle_ingest.prom"
+    assert (
+        main(["ingest", str(catalog), "--catalog", "shop", "--full-sync", "--metrics-file", str(metrics)])
+        == 0
+    )
     assert "added=0 updated=0 unchanged=1 deleted=1 failed=0" in capsys.readouterr().out
+    text = metrics.read_text()
+    assert 'aisle_ingest_products{catalog="shop",outcome="deleted"} 1.0' in text
+    assert 'aisle_ingest_products{catalog="shop",outcome="unchanged"} 1.0' in text
 
 
 def test_a_bad_setting_exits_with_a_usage_error(
