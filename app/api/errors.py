@@ -8,6 +8,7 @@ unexpected is a 500 that leaks nothing but the request id.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import msgspec
@@ -93,7 +94,9 @@ def _field_of(message: str) -> tuple[str | None, str]:
     return (path or None), (f"{clean} (at {path})" if path else clean)
 
 
-def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    if _request_id() is None:
+        return _unrouted(request, exc)
     cause = _msgspec_cause(exc)
     if isinstance(cause, msgspec.ValidationError):
         field, message = _field_of(str(cause))
@@ -107,6 +110,32 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
     status = exc.status_code
     code = "bad_request" if status == HTTP_400_BAD_REQUEST else f"http_{status}"
     return error_response(status, code, exc.detail or "request failed")
+
+
+def _unrouted(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    """A request no route matched (404, 405) never passes the per-route middleware, so its request
+    id, canonical log line and metric are written here; the line marks `route` as unrouted."""
+    request_id = uuid.uuid4().hex
+    status = exc.status_code
+    code = "not_found" if status == HTTP_404_NOT_FOUND else f"http_{status}"
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = error_response(status, code, exc.detail or "no such route")
+        response.headers["x-request-id"] = request_id
+        log.info(
+            "request",
+            status=status,
+            method=request.method,
+            path=request.url.path,
+            route="unrouted",
+            duration_ms=0.0,
+        )
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            metrics.observe_request("unrouted", request.method, status, 0.0)
+        return response
+    finally:
+        structlog.contextvars.clear_contextvars()
 
 
 def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:

@@ -196,3 +196,18 @@ def test_an_index_failure_is_a_503_not_a_500() -> None:
     with TestClient(app) as client:
         assert client.get("/v1/catalogs").status_code == 503
         assert client.get("/readyz").status_code == 503
+
+
+def test_an_unknown_route_is_a_json_404_with_a_request_id_and_one_log_line(
+    client: TestClient,  # type: ignore[type-arg]
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from app.log import configure_logging
+
+    configure_logging("info", json=True)
+    response = client.get("/v2/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"request"' in x]
+    assert [(x["status"], x["route"]) for x in lines] == [(404, "unrouted")]
+    assert client.delete("/v1/catalogs").status_code == 405
