@@ -66,6 +66,18 @@ def test_the_dashboard_imports_into_grafana_schema_39_with_the_required_panels()
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
 
 
+def test_the_dashboard_decodes_with_grafanas_own_dashboard_model() -> None:
+    """No Grafana server is installable here; Grafana's generated models (grafana-foundation-sdk)
+    are the closest check that the JSON is a dashboard Grafana can read."""
+    from grafana_foundation_sdk.models.dashboard import Dashboard
+
+    data = json.loads(DASHBOARD.read_text())
+    dashboard = Dashboard.from_json(data)
+    assert (dashboard.title, dashboard.schema_version) == ("Aisle", 39)
+    assert len(dashboard.panels or []) == len(data["panels"])
+    assert dashboard.to_json()["uid"] == "aisle-overview"
+
+
 @pytest.mark.parametrize("query", dashboard_queries() + rule_queries())
 def test_every_query_parses_and_names_only_exported_metrics(query: str) -> None:
     names = metric_names(promql_parser.parse(query))
