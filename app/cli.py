@@ -89,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
         "--metrics-file", default=None, help="write the run's counters for node_exporter's textfile collector"
     )
     sub.add_parser("serve", help="serve the HTTP API (HOST, PORT)")
-    from evals.cli import add_parser
+    from evals.args import add_parser
 
     add_parser(sub)
     return root

@@ -1,4 +1,5 @@
-"""`aisle eval run | compare | gate`."""
+"""`aisle eval run | compare | gate`: the commands (their arguments are in evals/args.py, which
+`aisle` imports for every command, so the heavy imports here load only for an eval)."""
 
 from __future__ import annotations
 
@@ -12,37 +13,12 @@ from typing import Any
 
 from ranx import Qrels, Run, compare, evaluate
 
+from app.llm.prompts import load_prompts
 from app.settings import Settings
+from evals.args import ROOT
 from evals.datasets import read_judgments
-from evals.pipelines import PIPELINES
 from evals.report import write
-from evals.runner import METRICS, run_pipelines
-
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "evals" / "baseline.json"
-
-
-def add_parser(sub: Any) -> None:
-    ev = sub.add_parser("eval", help="offline evaluation runs")
-    cmds = ev.add_subparsers(dest="eval_command", required=True)
-    run = cmds.add_parser("run", help="run pipelines over judged queries and write a report")
-    run.add_argument("--catalog-file", action="append", required=True, type=Path, dest="catalog_files")
-    run.add_argument(
-        "--judgments", required=True, type=Path, help="Chorus CSV, or a BEIR folder/queries.jsonl"
-    )
-    run.add_argument(
-        "--pipeline", action="append", dest="pipelines", help=f"{', '.join(PIPELINES)}; +llm suffix"
-    )
-    run.add_argument("--out", required=True, type=Path)
-    run.add_argument("--work-dir", type=Path, default=Path("var/evals"), help="where the eval index lives")
-    run.add_argument("--write-gate", type=Path, default=None, help="write the LLM eval gate file here")
-    cmp = cmds.add_parser("compare", help="paired comparison of two pipelines: DIR[:PIPELINE] DIR[:PIPELINE]")
-    cmp.add_argument("a")
-    cmp.add_argument("b")
-    gate = cmds.add_parser("gate", help="fail if the default pipeline's nDCG@10 fell below the baseline")
-    gate.add_argument("--baseline", type=Path, default=BASELINE)
-    gate.add_argument("--work-dir", type=Path, default=Path("var/evals-gate"))
-    gate.add_argument("--update", action="store_true", help="record the measured value as the new baseline")
+from evals.runner import METRICS, run_pipelines, score
 
 
 def llm_gate_entries(scored: dict[str, Any], settings: Settings, prompt: str) -> list[dict[str, Any]]:
@@ -66,14 +42,10 @@ def llm_gate_entries(scored: dict[str, Any], settings: Settings, prompt: str) ->
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from app.llm.prompts import load_prompts
-
     judgments = read_judgments(args.judgments)
     names = args.pipelines or ["bm25", "dense", "hybrid", "default"]
     settings = replace(settings, data_dir=args.work_dir)
     results, meta = asyncio.run(run_pipelines(settings, judgments, names, files=args.catalog_files))
-    from evals.runner import score
-
     scored = score(judgments, results)
     prompt = load_prompts(settings.prompts_dir, dict(settings.prompt_pins))["rerank"].key
     gate = llm_gate_entries(scored, settings, prompt)
@@ -130,8 +102,6 @@ def cmd_gate(settings: Settings, args: argparse.Namespace) -> int:
             settings, judgments, [baseline["pipeline"]], files=[ROOT / baseline["catalog"]], catalog="gate"
         )
     )
-    from evals.runner import score
-
     measured = score(judgments, results)[baseline["pipeline"]]["unjudged_irrelevant"]["all"][
         baseline["metric"]
     ]

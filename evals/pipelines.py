@@ -18,6 +18,7 @@ from app.llm.stage import LLMStage
 from app.ports import Embedder, VectorIndex
 from app.settings import Settings
 from embeddings.text import product_text
+from evals.args import PIPELINES
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +84,6 @@ def retrieval_for(name: str, settings: Settings) -> Retrieval | None:
         "hybrid-weighted": Retrieval("hybrid", tuned),  # the tuned weighted RRF from Settings
         "default": Retrieval(settings.retrieval, tuned),  # what the API serves with these settings
     }.get(name.removesuffix("+llm"))
-
-
-PIPELINES = ("bm25", "dense", "lexical", "hybrid", "hybrid-weighted", "default")
 
 
 def build_pipeline(
