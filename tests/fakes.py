@@ -217,3 +217,27 @@ class ScriptedLLM:
 
     async def close(self) -> None:
         pass
+
+
+def chat_completion(
+    content: str | None, refusal: str | None = None, *, prompt_tokens: int = 50, completion_tokens: int = 10
+) -> dict[str, object]:
+    """An OpenAI chat-completion response body, for respx-mocked upstreams."""
+    return {
+        "id": "c1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "tiny",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content, "refusal": refusal},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }

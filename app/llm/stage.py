@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 import anyio
 import structlog
@@ -81,6 +81,16 @@ class _Deadline:
 
     def remaining(self) -> float:
         return self.end - time.monotonic()
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask(Generic[T]):
+    """One question for the LLM: the rendered prompt, its answer schema and its parser."""
+
+    template: PromptTemplate
+    messages: tuple[ChatMessage, ...]
+    schema: dict[str, object]
+    parse: Callable[[str], T]
 
 
 def cache_key(template: PromptTemplate, model: str, query: str, items: Sequence[ScoredProduct]) -> str:
@@ -213,29 +223,23 @@ class LLMStage:
         )
         schema = template.schema_with_ids([i.product.id for i in items])
 
+        ask = _Ask(template, messages, schema, parse)
+
         async def call() -> tuple[T, str]:
-            return await self._guarded(template, messages, schema, deadline, outcome, parse)
+            return await self._guarded(ask, deadline, outcome)
 
         (value, raw), _shared = await self._flights.do(key, call)
         await self._cache.set(key, raw.encode(), self._settings.cache_ttl_s)
         return value, False
 
-    async def _guarded(
-        self,
-        template: PromptTemplate,
-        messages: tuple[ChatMessage, ...],
-        schema: dict[str, object],
-        deadline: _Deadline,
-        outcome: StageOutcome,
-        parse: Callable[[str], T],
-    ) -> tuple[T, str]:
+    async def _guarded(self, ask: _Ask[T], deadline: _Deadline, outcome: StageOutcome) -> tuple[T, str]:
         if not self.breaker.allow():
             raise CircuitOpen("circuit breaker is open")
         if not self.bulkhead.try_acquire():
             raise Overloaded("too many LLM calls in flight")
         success = False
         try:
-            answer = await self._ask(template, messages, schema, deadline, outcome, parse)
+            answer = await self._ask(ask, deadline, outcome)
             success = True
             return answer
         except LLMInvalidOutput:
@@ -245,17 +249,10 @@ class LLMStage:
             self.bulkhead.release()
             self.breaker.record(success)
 
-    async def _ask(
-        self,
-        template: PromptTemplate,
-        messages: tuple[ChatMessage, ...],
-        schema: dict[str, object],
-        deadline: _Deadline,
-        outcome: StageOutcome,
-        parse: Callable[[str], T],
-    ) -> tuple[T, str]:
+    async def _ask(self, ask: _Ask[T], deadline: _Deadline, outcome: StageOutcome) -> tuple[T, str]:
         assert self._client is not None
         client = self._client
+        template, messages, schema, parse = ask.template, ask.messages, ask.schema, ask.parse
 
         async def once(conversation: tuple[ChatMessage, ...]) -> str:
             async for attempt in AsyncRetrying(

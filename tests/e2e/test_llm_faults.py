@@ -22,7 +22,7 @@ from app.domain.models import Product
 from app.main import Deps, create_app
 from app.settings import Settings
 from embeddings.ingest import ingest
-from tests.fakes import HashingEmbedder, InMemoryVectorIndex
+from tests.fakes import HashingEmbedder, InMemoryVectorIndex, chat_completion
 
 pytestmark = pytest.mark.e2e
 
@@ -34,25 +34,8 @@ PRODUCTS = [
 SEARCH = {"query": "bluetooth speaker", "limit": 4, "rerank": "llm"}
 
 
-def completion(content: str | None, refusal: str | None = None) -> dict[str, Any]:
-    return {
-        "id": "c1",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "tiny",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": content, "refusal": refusal},
-            }
-        ],
-        "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60},
-    }
-
-
 def ok(content: str | None, refusal: str | None = None) -> httpx.Response:
-    return httpx.Response(200, json=completion(content, refusal))
+    return httpx.Response(200, json=chat_completion(content, refusal))
 
 
 def ranking(*ids: str) -> httpx.Response:

@@ -19,27 +19,14 @@ from app.main import Deps, create_app
 from app.observability.tracing import build_tracing
 from app.settings import Settings
 from embeddings.ingest import ingest
-from tests.fakes import HashingEmbedder, InMemoryVectorIndex
+from tests.fakes import HashingEmbedder, InMemoryVectorIndex, chat_completion
 
 pytestmark = pytest.mark.e2e
 LLM_URL = "http://llm.test/v1"
 PRODUCTS = [
     Product(id=f"s{i}", title=f"bluetooth speaker {i}", brand="JBL", price=10.0 + i) for i in range(5)
 ]
-COMPLETION = {
-    "id": "c",
-    "object": "chat.completion",
-    "created": 1,
-    "model": "tiny",
-    "choices": [
-        {
-            "index": 0,
-            "finish_reason": "stop",
-            "message": {"role": "assistant", "content": '{"ranking": ["s3"]}'},
-        }
-    ],
-    "usage": {"prompt_tokens": 40, "completion_tokens": 5, "total_tokens": 45},
-}
+COMPLETION = chat_completion('{"ranking": ["s3"]}', prompt_tokens=40, completion_tokens=5)
 
 
 @pytest.fixture
