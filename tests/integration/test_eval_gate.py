@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from app.settings import Settings
-from evals.cli import BASELINE, cmd_gate
+from evals.args import BASELINE
+from evals.cli import cmd_gate
 
 pytestmark = pytest.mark.integration
 
