@@ -9,12 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from app.settings import Settings, SettingsError
-
-
-def _model_id(settings: Settings) -> str:
-    int8 = "+int8" if settings.embed_int8 else ""
-    return f"{settings.embed_model}{int8}@{settings.embed_max_seq_length}"
+from app.settings import Settings, SettingsError, embedding_model_id
 
 
 async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
@@ -34,7 +29,7 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
                 args.catalog,
                 embedder,
                 index,
-                model_id=_model_id(settings),
+                model_id=embedding_model_id(settings),
                 full_sync=args.full_sync,
                 batch_size=args.batch_size,
                 optimize=not args.no_optimize,

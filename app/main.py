@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio.to_thread
 import structlog
@@ -22,10 +23,15 @@ from opentelemetry import trace
 
 from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.memory_cache import MemoryCache
+from app.adapters.onnx_embedder import OnnxEmbedder
 from app.adapters.openai_llm_client import OpenAILLMClient
 from app.adapters.qdrant_server_index import QdrantServerIndex
 from app.adapters.redis_cache import RedisCache
-from app.adapters.sentence_transformer_embedder import SentenceTransformerEmbedder
+from app.adapters.sentence_transformer_embedder import (
+    DEFAULT_MODEL,
+    SentenceTransformerEmbedder,
+    default_model_path,
+)
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.request_log import request_middleware
 from app.api.routes import CatalogController, healthz, metrics_endpoint, readyz
@@ -51,7 +57,19 @@ class Deps:
     cache: Cache | None = None
 
 
-def build_embedder(settings: Settings, *, threads: int | None = None) -> SentenceTransformerEmbedder:
+def build_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
+    if settings.embed_backend == "onnx":
+        model_dir = (
+            default_model_path() if settings.embed_model == DEFAULT_MODEL else Path(settings.embed_model)
+        )
+        return OnnxEmbedder(
+            model_dir,
+            settings.data_dir / "models",
+            threads=settings.embed_threads if threads is None else threads,
+            batch_size=settings.embed_batch_size,
+            max_seq_length=settings.embed_max_seq_length,
+            name=Path(settings.embed_model).name,
+        )
     return SentenceTransformerEmbedder(
         settings.embed_model,
         threads=settings.embed_threads if threads is None else threads,

@@ -13,6 +13,8 @@ from typing import Literal
 
 VectorBackend = Literal["edge", "qdrant"]
 RetrievalMode = Literal["dense", "hybrid", "lexical"]
+EmbedBackend = Literal["torch", "onnx"]
+DEFAULT_EMBED_BACKEND: EmbedBackend = "torch"
 DEFAULT_RETRIEVAL: RetrievalMode = "hybrid"  # chosen by the eval (docs/evals.md)
 _ROOT = Path(__file__).resolve().parents[1]
 PROMPTS_DIR = _ROOT / "prompts"
@@ -49,6 +51,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _embed_backend(env: Mapping[str, str]) -> EmbedBackend:
+    raw = env.get("AISLE_EMBED_BACKEND") or DEFAULT_EMBED_BACKEND
+    if raw not in ("torch", "onnx"):
+        raise SettingsError(f"AISLE_EMBED_BACKEND must be torch or onnx, got {raw!r}")
+    return raw  # type: ignore[return-value]
+
+
 def _retrieval(env: Mapping[str, str]) -> RetrievalMode:
     raw = env.get("AISLE_RETRIEVAL") or DEFAULT_RETRIEVAL
     if raw not in ("dense", "hybrid", "lexical"):
@@ -79,6 +88,7 @@ class Settings:
     qdrant_collection_prefix: str = "aisle_"
     edge_search_threads: int = 1
     embed_model: str = "all-MiniLM-L6-v2"
+    embed_backend: EmbedBackend = DEFAULT_EMBED_BACKEND
     embed_threads: int = 1
     embed_int8: bool = True  # measured: same nDCG@10 as fp32, faster (docs/embeddings.md)
     embed_batch_size: int = 64
@@ -146,6 +156,7 @@ class Settings:
             qdrant_collection_prefix=env.get("QDRANT_COLLECTION_PREFIX") or "aisle_",
             edge_search_threads=_int(env, "AISLE_EDGE_SEARCH_THREADS", 1, low=1, high=256),
             embed_model=env.get("AISLE_EMBED_MODEL") or "all-MiniLM-L6-v2",
+            embed_backend=_embed_backend(env),
             embed_threads=_int(env, "AISLE_EMBED_THREADS", 1, low=1, high=256),
             embed_int8=_bool(env, "AISLE_EMBED_INT8", True),
             embed_batch_size=_int(env, "AISLE_EMBED_BATCH_SIZE", 64, low=1, high=4096),
@@ -193,3 +204,11 @@ class Settings:
         for name in ("data_dir", "prompts_dir", "llm_gate_file"):
             out[name] = str(out[name])
         return out
+
+
+def embedding_model_id(settings: Settings) -> str:
+    """What produced a catalog's vectors; part of every content hash, so a change re-embeds."""
+    if settings.embed_backend == "onnx":
+        return f"{settings.embed_model}+onnx-int8@{settings.embed_max_seq_length}"
+    int8 = "+int8" if settings.embed_int8 else ""
+    return f"{settings.embed_model}{int8}@{settings.embed_max_seq_length}"

@@ -24,7 +24,7 @@ from app.domain.models import Product
 from app.llm.stage import LLMStage
 from app.main import build_cache, build_embedder, build_llm, build_stage
 from app.ports import Embedder
-from app.settings import Settings
+from app.settings import Settings, embedding_model_id
 from embeddings.ingest import IngestSummary, ingest
 from embeddings.readers import RowError, read_products
 from evals.datasets import Judgments
@@ -114,14 +114,7 @@ async def prepare_catalog(
     items = [item for path in files for item in read_products(path)]
     products = [p for p in items if isinstance(p, Product)]
     index = EdgeVectorIndex(settings.data_dir)
-    int8 = "+int8" if settings.embed_int8 else ""
-    summary = await ingest(
-        items,
-        catalog,
-        embedder,
-        index,
-        model_id=f"{settings.embed_model}{int8}@{settings.embed_max_seq_length}",
-    )
+    summary = await ingest(items, catalog, embedder, index, model_id=embedding_model_id(settings))
     bad = [i for i in items if isinstance(i, RowError)]
     if bad:
         print(f"eval: {len(bad)} catalog rows skipped (first: {bad[0].location}: {bad[0].message})")
