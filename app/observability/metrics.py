@@ -8,8 +8,6 @@ mirror process state use `multiprocess_mode="livesum"`). docs/operations.md list
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -109,9 +107,7 @@ class Metrics:
         if cache is not None:
             self.cache.labels(backend, cache).inc()
 
-    def render(self, refresh: Callable[[], None] | None = None) -> bytes:
-        if refresh is not None:
-            refresh()
+    def render(self) -> bytes:
         if self._multiprocess:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
