@@ -35,6 +35,7 @@ from app.adapters.sentence_transformer_embedder import (
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.request_log import request_middleware
 from app.api.routes import CatalogController, healthz, metrics_endpoint, readyz
+from app.assistant.service import AssistantService
 from app.domain.models import Fusion
 from app.domain.service import RecommendationService, Retrieval
 from app.llm.gate import EvalGate
@@ -160,6 +161,11 @@ def _service(state: State) -> RecommendationService:
     return service
 
 
+def _assistant(state: State) -> AssistantService:
+    assistant: AssistantService = state.assistant
+    return assistant
+
+
 def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing | None = None) -> Litestar:
     """`tracing` defaults to what Settings say (off unless an OTLP endpoint is configured); tests
     pass one built on an in-memory exporter."""
@@ -177,9 +183,11 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             if owned:
                 await close_deps(active)
             raise
-        app.state.service = RecommendationService(
+        service = RecommendationService(
             active.embedder, active.index, stage, build_retrieval(settings), telemetry.tracer
         )
+        app.state.service = service
+        app.state.assistant = AssistantService(service, active.index, stage)
         app.state.metrics = metrics
         app.state.cache_backend = str(getattr(cache, "backend", type(cache).__name__))
         log.info(
@@ -197,7 +205,10 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
     return Litestar(
         route_handlers=[CatalogController, healthz, readyz, metrics_endpoint],
         lifespan=[lifespan],
-        dependencies={"service": Provide(_service, sync_to_thread=False)},
+        dependencies={
+            "service": Provide(_service, sync_to_thread=False),
+            "assistant": Provide(_assistant, sync_to_thread=False),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_middleware(telemetry.tracer, metrics)],
         openapi_config=OpenAPIConfig(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from app.domain.llm import LLMRequest, LLMResponse
-from app.domain.models import CatalogInfo, IndexRecord, ScoredProduct, VectorQuery
+from app.domain.models import CatalogInfo, FacetField, IndexRecord, ScoredProduct, VectorQuery
 
 
 class Embedder(Protocol):
@@ -41,6 +41,11 @@ class VectorIndex(Protocol):
         ...
 
     async def catalogs(self) -> list[CatalogInfo]: ...
+
+    async def facet(self, catalog: str, field: FacetField, limit: int = 1000) -> dict[str, int]:
+        """Distinct values of `field` (as filter keys: case-folded) with their product counts, the
+        most common first: the catalog's real vocabulary, which LLM output is validated against."""
+        ...
 
     async def ensure_catalog(self, catalog: str, dimension: int) -> None:
         """Create the catalog if missing; raise IndexIncompatible if it exists with another dimension."""

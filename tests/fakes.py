@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from app.adapters.payload import filter_key
@@ -17,6 +18,7 @@ from app.domain.errors import CatalogNotFound, IndexIncompatible
 from app.domain.llm import LLMRequest, LLMResponse
 from app.domain.models import (
     CatalogInfo,
+    FacetField,
     Filters,
     IndexRecord,
     Product,
@@ -75,6 +77,10 @@ def _matches(product: Product, f: Filters) -> bool:
             return False
     if f.in_stock is not None and product.in_stock != f.in_stock:
         return False
+    if filter_key(product.brand) in {filter_key(b) for b in f.exclude_brand}:
+        return False
+    if filter_key(product.category) in {filter_key(c) for c in f.exclude_category}:
+        return False
     return product.id not in set(f.exclude_ids)
 
 
@@ -89,6 +95,13 @@ class InMemoryVectorIndex:
         if catalog not in self._catalogs:
             raise CatalogNotFound(catalog)
         return self._catalogs[catalog]
+
+    async def facet(self, catalog: str, field: FacetField, limit: int = 1000) -> dict[str, int]:
+        counts = Counter(
+            filter_key(r.product.category if field == "category" else r.product.brand)
+            for r in self._catalog(catalog).values()
+        )
+        return {value: n for value, n in counts.most_common(limit) if value}
 
     async def query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
         records = [r for r in self._catalog(catalog).values() if _matches(r.product, query.filters)]

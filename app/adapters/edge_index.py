@@ -19,6 +19,7 @@ import anyio.to_thread
 import qdrant_edge as qe
 
 from app.adapters.payload import (
+    FACET_KEYS,
     FLOAT_FIELDS,
     HASH_FIELD,
     KEYWORD_FIELDS,
@@ -32,7 +33,7 @@ from app.adapters.payload import (
     to_payload,
 )
 from app.domain.errors import AisleError, CatalogNotFound, IndexIncompatible, IndexUnavailable
-from app.domain.models import CatalogInfo, Filters, IndexRecord, ScoredProduct, VectorQuery
+from app.domain.models import CatalogInfo, FacetField, Filters, IndexRecord, ScoredProduct, VectorQuery
 
 T = TypeVar("T")
 _META_FILE = "aisle-catalog.json"
@@ -56,6 +57,9 @@ def edge_filter(filters: Filters) -> qe.Filter | None:
     must_not: list[Any] = []
     if filters.exclude_ids:
         must_not.append(qe.HasIdCondition({point_id(i) for i in filters.exclude_ids}))
+    for key, values in (("brand_key", filters.exclude_brand), ("category_key", filters.exclude_category)):
+        if values:
+            must_not.append(qe.FieldCondition(key, match=qe.MatchAny([filter_key(v) for v in values])))
     if not must and not must_not:
         return None
     return qe.Filter(must=must or None, must_not=must_not or None)
@@ -182,6 +186,15 @@ class EdgeVectorIndex:
                 return []
             names = sorted(p.name for p in self._root.iterdir() if (p / _META_FILE).is_file())
             return [CatalogInfo(n, self._shard(n).count(qe.CountRequest(exact=True))) for n in names]
+
+        return await self._run(run)
+
+    async def facet(self, catalog: str, field: FacetField, limit: int = 1000) -> dict[str, int]:
+        request = qe.FacetRequest(key=FACET_KEYS[field], limit=limit, exact=True)
+
+        def run() -> dict[str, int]:
+            hits = self._shard(catalog).facet(request).hits
+            return {str(h.value): int(h.count) for h in hits if str(h.value)}
 
         return await self._run(run)
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.domain.models import AttributeValue, Product, ScoredProduct
+from app.domain.models import filter_key as filter_key  # re-exported for the adapters
 
 _NAMESPACE = uuid.UUID("5b0f4a4e-9d1c-4d8e-8f43-6a1f2b3c4d5e")
 
@@ -22,17 +23,15 @@ FLOAT_FIELDS = ("price",)
 HASH_FIELD = "content_hash"
 
 
+FACET_KEYS = {"category": "category_key", "brand": "brand_key"}
+
+
 def stock_key(in_stock: bool) -> str:
     return "in_stock" if in_stock else "out_of_stock"
 
 
 def point_id(product_id: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, product_id))
-
-
-def filter_key(value: str) -> str:
-    """Filters match brand and category case- and whitespace-insensitively."""
-    return " ".join(value.split()).casefold()
 
 
 def to_payload(product: Product, content_hash: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 from app.adapters.payload import (
+    FACET_KEYS,
     FLOAT_FIELDS,
     HASH_FIELD,
     KEYWORD_FIELDS,
@@ -26,7 +27,7 @@ from app.adapters.payload import (
     to_payload,
 )
 from app.domain.errors import CatalogNotFound, IndexIncompatible, IndexUnavailable
-from app.domain.models import CatalogInfo, Filters, IndexRecord, ScoredProduct, VectorQuery
+from app.domain.models import CatalogInfo, FacetField, Filters, IndexRecord, ScoredProduct, VectorQuery
 
 T = TypeVar("T")
 _SCROLL_PAGE = 1000
@@ -59,6 +60,11 @@ def server_filter(filters: Filters) -> models.Filter | None:
     must_not: list[models.Condition] = []
     if filters.exclude_ids:
         must_not.append(models.HasIdCondition(has_id=[point_id(i) for i in filters.exclude_ids]))
+    for key, values in (("brand_key", filters.exclude_brand), ("category_key", filters.exclude_category)):
+        if values:
+            must_not.append(
+                models.FieldCondition(key=key, match=models.MatchAny(any=[filter_key(v) for v in values]))
+            )
     if not must and not must_not:
         return None
     return models.Filter(must=must or None, must_not=must_not or None)
@@ -184,6 +190,13 @@ class QdrantServerIndex:
                 count = await self._call(None, self._client.count(c.name, exact=True))
                 out.append(CatalogInfo(c.name.removeprefix(self._prefix), count.count))
         return out
+
+    async def facet(self, catalog: str, field: FacetField, limit: int = 1000) -> dict[str, int]:
+        response = await self._call(
+            catalog,
+            self._client.facet(self._collection(catalog), FACET_KEYS[field], limit=limit, exact=True),
+        )
+        return {str(h.value): int(h.count) for h in response.hits if str(h.value)}
 
     async def ensure_catalog(self, catalog: str, dimension: int) -> None:
         name = self._collection(catalog)

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from app.assistant.conversation import MAX_TURN_CHARS, MAX_TURNS, Turn
+from app.assistant.service import MAX_LIMIT, AssistantResult
 from app.domain.models import Filters, Product, ScoredProduct
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100, description="number of items to return, 1..100")]
@@ -30,6 +32,8 @@ class FiltersIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     price_max: Price | None = None
     in_stock: bool | None = None
     exclude_ids: IdList = []
+    exclude_brand: NameList = []
+    exclude_category: NameList = []
 
     def to_domain(self) -> Filters:
         return Filters(
@@ -39,6 +43,8 @@ class FiltersIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
             price_max=self.price_max,
             in_stock=self.in_stock,
             exclude_ids=tuple(self.exclude_ids),
+            exclude_brand=tuple(self.exclude_brand),
+            exclude_category=tuple(self.exclude_category),
         )
 
 
@@ -78,8 +84,9 @@ class Item(msgspec.Struct, omit_defaults=True):
         )
 
 
-class Fallback(msgspec.Struct):
+class Fallback(msgspec.Struct, omit_defaults=True):
     reason: str
+    stage: str | None = None  # the assistant's step that fell back: "intent" or "reply"
 
 
 class RetrievalResponse(msgspec.Struct):
@@ -135,3 +142,48 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     message: str
     field: str | None = None
     request_id: str | None = None
+
+
+class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
+    role: Literal["user", "assistant"]
+    content: Annotated[str, msgspec.Meta(max_length=MAX_TURN_CHARS)]
+
+
+class AssistantRequest(msgspec.Struct, forbid_unknown_fields=True):
+    messages: Annotated[list[MessageIn], msgspec.Meta(min_length=1, max_length=MAX_TURNS)]
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT)] = 5
+    stream: bool = False
+
+    def turns(self) -> list[Turn]:
+        return [Turn(m.role, m.content) for m in self.messages]
+
+
+class IntentOut(msgspec.Struct, omit_defaults=True):
+    query: str
+    filters: dict[str, object]
+    sort: str
+    source: str
+    relaxed: list[str] = []
+
+
+class AssistantResponse(msgspec.Struct):
+    reply: str
+    items: list[Item]
+    intent: IntentOut
+    ranking: Literal["llm", "vector"]
+    fallback: Fallback | None
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, r: AssistantResult, *, with_reasons: bool = True) -> AssistantResponse:
+        intent = r.intent.as_dict()
+        return cls(
+            reply=r.reply,
+            items=[Item.of(i, r.reasons.get(i.product.id) if with_reasons else None) for i in r.items],
+            intent=IntentOut(
+                intent["query"], intent["filters"], intent["sort"], r.intent_source, intent.get("relaxed", [])
+            ),
+            ranking=r.ranking,
+            fallback=Fallback(r.fallback, r.fallback_stage) if r.fallback else None,
+            timings_ms=dict(r.timings),
+        )

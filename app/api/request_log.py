@@ -10,10 +10,12 @@ id is bound into the log line.
 
 from __future__ import annotations
 
+import contextvars
 import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from litestar.enums import ScopeType
@@ -23,6 +25,21 @@ from opentelemetry import trace
 from app.observability.metrics import Metrics
 
 log = structlog.get_logger("aisle.request")
+# A per-request dict shared by reference: a streamed body runs in another task with a copy of the
+# context, so what it binds with contextvars would be lost; what it `annotate`s reaches the line.
+_FIELDS: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "aisle_log_fields", default=None
+)
+
+
+def annotate(**fields: Any) -> None:
+    """Add fields to this request's canonical log line (from a handler or a streamed body)."""
+    structlog.contextvars.bind_contextvars(**fields)
+    shared = _FIELDS.get()
+    if shared is not None:
+        shared.update(fields)
+
+
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}
 
@@ -46,6 +63,8 @@ def request_middleware(tracer: trace.Tracer, metrics: Metrics) -> Callable[[ASGI
             route = scope.get("path_template") or scope.get("path") or ""
             method = str(scope.get("method"))
             structlog.contextvars.clear_contextvars()
+            fields: dict[str, Any] = {}
+            token = _FIELDS.set(fields)
             status = 500
             start = time.perf_counter()
 
@@ -79,11 +98,13 @@ def request_middleware(tracer: trace.Tracer, metrics: Metrics) -> Callable[[ASGI
                     emit = log.debug if quiet else log.info
                     emit(
                         "request",
+                        **fields,
                         status=status,
                         duration_ms=round(seconds * 1000.0, 3),
                         path=scope.get("path"),
                     )
                     structlog.contextvars.clear_contextvars()
+                    _FIELDS.reset(token)
 
         return middleware
 

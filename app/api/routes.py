@@ -3,16 +3,22 @@ and shapes the response; no business logic lives here."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
+import msgspec
 import structlog
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.params import Parameter
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api.dto import (
+    AssistantRequest,
+    AssistantResponse,
     CatalogList,
     CatalogOut,
     Fallback,
@@ -23,6 +29,8 @@ from app.api.dto import (
     SearchRequest,
     SimilarRequest,
 )
+from app.api.request_log import annotate
+from app.assistant.service import AssistantResult, AssistantService, Finished, ItemsReady, ReplyToken
 from app.domain.errors import AisleError
 from app.domain.models import validate_catalog_name
 from app.domain.service import RecommendationService, RetrievalResult
@@ -61,6 +69,31 @@ def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalRe
         cache=result.cache,
         timings_ms=timings,
     )
+
+
+def _record_assistant(catalog: str, result: AssistantResult, state: State) -> None:
+    annotate(
+        catalog=catalog,
+        result_count=len(result.items),
+        ranking=result.ranking,
+        intent_source=result.intent_source,
+        reply_source=result.reply_source,
+        fallback_reason=result.fallback,
+        fallback_stage=result.fallback_stage,
+        llm_calls=sum(a.calls for _, a in result.llm_tasks),
+        llm_tokens=sum(a.tokens for _, a in result.llm_tasks),
+        timings_ms=dict(result.timings),
+    )
+    metrics: Metrics = state.metrics
+    for _task, answer in result.llm_tasks:
+        outcome = answer.fallback or "ok"
+        metrics.observe_llm(
+            outcome, answer.llm_ms / 1000.0, answer.calls, answer.tokens, answer.cache, state.cache_backend
+        )
+
+
+def _sse(event: str, payload: object) -> ServerSentEventMessage:
+    return ServerSentEventMessage(data=msgspec.json.encode(payload).decode(), event=event)
 
 
 class CatalogController(Controller):
@@ -108,6 +141,44 @@ class CatalogController(Controller):
             explain=data.explain,
         )
         return _respond(catalog, result, state)
+
+    @post(
+        "/{catalog:str}/assistant",
+        status_code=HTTP_200_OK,
+        summary="Conversational shopping assistant (JSON, or Server-Sent Events with stream=true)",
+    )
+    async def assistant(
+        self, catalog: CatalogName, data: AssistantRequest, assistant: AssistantService, state: State
+    ) -> Response[Any]:
+        validate_catalog_name(catalog)
+        structlog.contextvars.bind_contextvars(catalog=catalog, stream=data.stream, turns=len(data.messages))
+        conversation = await assistant.prepare(catalog, data.turns(), data.limit)  # 4xx before streaming
+        if not data.stream:
+            result = await assistant.respond(conversation)
+            _record_assistant(catalog, result, state)
+            return Response(AssistantResponse.of(result))
+
+        async def events() -> AsyncIterator[ServerSentEventMessage]:
+            async for event in assistant.events(conversation):
+                if isinstance(event, ItemsReady):
+                    early = AssistantResponse.of(event.result, with_reasons=False)
+                    yield _sse(
+                        "items",
+                        {
+                            "items": early.items,
+                            "intent": early.intent,
+                            "ranking": early.ranking,
+                            "fallback": early.fallback,
+                            "timings_ms": early.timings_ms,
+                        },
+                    )
+                elif isinstance(event, ReplyToken):
+                    yield _sse("token", {"text": event.text})
+                elif isinstance(event, Finished):
+                    _record_assistant(catalog, event.result, state)
+                    yield _sse("done", AssistantResponse.of(event.result))
+
+        return ServerSentEvent(events())
 
     @get("/{catalog:str}/products/{product_id:str}", summary="One product by id")
     async def product(

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from app.domain.errors import InvalidRequest
 
 AttributeValue = str | float | bool
+FacetField = Literal["category", "brand"]
 Vector = Sequence[float]
 
 _CATALOG_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def filter_key(value: str) -> str:
+    """Filters match brand and category case- and whitespace-insensitively."""
+    return " ".join(value.split()).casefold()
 
 
 def validate_catalog_name(name: str) -> str:
@@ -66,8 +73,8 @@ class IndexRecord:
 class Filters:
     """Hard constraints on retrieval. Empty tuples and None mean "no constraint".
 
-    `category` and `brand` match case-insensitively (any of the listed values);
-    the price range is inclusive.
+    `category` and `brand` match case-insensitively (any of the listed values), and so do their
+    `exclude_` counterparts (none of the listed values); the price range is inclusive.
     """
 
     category: tuple[str, ...] = ()
@@ -76,14 +83,15 @@ class Filters:
     price_max: float | None = None
     in_stock: bool | None = None
     exclude_ids: tuple[str, ...] = ()
+    exclude_brand: tuple[str, ...] = ()
+    exclude_category: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
             raise InvalidRequest("filters.price_min", "price_min must not exceed price_max")
 
     def excluding(self, ids: Sequence[str]) -> Filters:
-        merged = tuple(dict.fromkeys((*self.exclude_ids, *ids)))
-        return Filters(self.category, self.brand, self.price_min, self.price_max, self.in_stock, merged)
+        return replace(self, exclude_ids=tuple(dict.fromkeys((*self.exclude_ids, *ids))))
 
 
 @dataclass(frozen=True, slots=True)

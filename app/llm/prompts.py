@@ -11,7 +11,7 @@ import copy
 import re
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,20 @@ class PromptTemplate:
             array["maxItems"] = len(ids)
         return schema
 
+    def schema_with_enums(self, enums: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        """The answer schema with the named array properties' items constrained to the given
+        values (product ids, a catalog's real categories): structured output cannot stray."""
+        schema: dict[str, Any] = copy.deepcopy(dict(self.schema))
+        for name, values in enums.items():
+            prop = schema.get("properties", {}).get(name)
+            if prop is None:
+                raise PromptError(f"{self.key}: no property {name!r} to constrain")
+            target = prop.get("items", prop)
+            if "id" in target.get("properties", {}):
+                target = target["properties"]["id"]
+            target["enum"] = list(values)
+        return schema
+
 
 def _load_one(path: Path) -> PromptTemplate:
     try:
@@ -93,6 +107,9 @@ def _load_one(path: Path) -> PromptTemplate:
     return PromptTemplate(name, version, system, user, variables, schema, max_tokens, temperature)
 
 
+REQUIRED_PROMPTS = ("rerank", "explain", "intent", "reply")
+
+
 def load_prompts(directory: Path, pinned: Mapping[str, str] | None = None) -> dict[str, PromptTemplate]:
     """The active template per prompt name: the highest version, unless `pinned[name]` says which."""
     if not directory.is_dir():
@@ -109,7 +126,7 @@ def load_prompts(directory: Path, pinned: Mapping[str, str] | None = None) -> di
         active[name] = (
             by_version[want] if want else max(by_version.values(), key=lambda t: int(t.version[1:]))
         )
-    for required in ("rerank", "explain"):
+    for required in REQUIRED_PROMPTS:
         if required not in active:
             raise PromptError(f"prompt {required!r} is missing from {directory}")
     return active

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 import anyio
 import structlog
@@ -75,6 +75,27 @@ class StageOutcome:
     completion_tokens: int = 0
 
 
+@dataclass(slots=True)
+class Answer(Generic[T]):
+    """The outcome of one free-form LLM task (`LLMStage.ask`): a validated value, or None with the
+    fallback reason; the caller decides what its no-LLM answer is."""
+
+    value: T | None = None
+    fallback: str | None = None
+    cache: Literal["hit", "miss"] | None = None
+    llm_ms: float = 0.0
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+_Usage: TypeAlias = "StageOutcome | Answer[Any]"  # whatever counts calls and tokens
+
+
 class _Deadline:
     def __init__(self, budget_s: float) -> None:
         self.end = time.monotonic() + budget_s
@@ -106,6 +127,12 @@ def cache_key(template: PromptTemplate, model: str, query: str, items: Sequence[
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+def task_key(template: PromptTemplate, model: str, material: object) -> str:
+    """Cache key of a free-form task: the template version and model are always part of it."""
+    blob = json.dumps([template.key, model, material], ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 class LLMStage:
     def __init__(
         self,
@@ -122,6 +149,7 @@ class LLMStage:
         self._tracer = tracer or trace.NoOpTracer()
         self._client = client
         self._cache = cache
+        self._prompts = dict(prompts)
         self._rerank = prompts["rerank"]
         self._explain = prompts["explain"]
         self._settings = settings
@@ -133,6 +161,54 @@ class LLMStage:
     @property
     def candidate_depth(self) -> int:
         return self._settings.candidates
+
+    @property
+    def enabled(self) -> bool:
+        return self._client is not None
+
+    def prompt(self, name: str) -> PromptTemplate:
+        return self._prompts[name]
+
+    async def ask(
+        self,
+        prompt: str,
+        values: Mapping[str, str],
+        parse: Callable[[str], T],
+        *,
+        key_material: object,
+        enums: Mapping[str, Sequence[str]] | None = None,
+    ) -> Answer[T]:
+        """One free-form task (intent, reply, bundle composition) under the same machinery as
+        re-ranking: cache, single-flight, breaker, bulkhead, retries, one deadline, validation.
+        Never raises: a failure is `Answer(value=None, fallback=reason)`."""
+        answer: Answer[T] = Answer()
+        if self._client is None:
+            answer.fallback = "llm_disabled"
+            return answer
+        template = self._prompts[prompt]
+        start = time.perf_counter()
+        deadline = _Deadline(self._settings.deadline_s)
+        try:
+            with anyio.fail_after(self._settings.deadline_s):
+                key = task_key(template, self._client.model, key_material)
+                messages = template.render(**values)
+                schema = template.schema_with_enums(enums or {})
+                value, hit = await self._task(template, messages, schema, key, deadline, answer, parse)
+                answer.value = value
+                answer.cache = "hit" if hit else "miss"
+        except TimeoutError:
+            answer.fallback = "timeout"
+        except LLMUnavailable as e:
+            answer.fallback = e.reason
+            log.info("llm_fallback", prompt=template.key, reason=e.reason, detail=str(e))
+        except Exception as e:  # a task must never fail a request; a bug here is logged
+            answer.fallback = "llm_error"
+            log.error("llm_task_error", prompt=template.key, exc_info=e)
+        if answer.fallback is not None:
+            answer.value = None
+            answer.cache = answer.cache or "miss"
+        answer.llm_ms = (time.perf_counter() - start) * 1000.0
+        return answer
 
     def _auto_allows(self) -> bool:
         return self._client is not None and self._gate.allows(self._rerank.key, self._client.model)
@@ -155,7 +231,7 @@ class LLMStage:
             with anyio.fail_after(self._settings.deadline_s):
                 if do_rerank:
                     pool = items[: self._settings.candidates]
-                    ranked_ids, hit = await self._task(
+                    ranked_ids, hit = await self._candidate_task(
                         self._rerank,
                         query,
                         pool,
@@ -168,7 +244,7 @@ class LLMStage:
                     outcome.ranking = "llm"
                 if explain and outcome.items:
                     shown = outcome.items
-                    reasons, hit = await self._task(
+                    reasons, hit = await self._candidate_task(
                         self._explain,
                         query,
                         shown,
@@ -197,7 +273,7 @@ class LLMStage:
         outcome.reasons = {}
         outcome.fallback = reason
 
-    async def _task(
+    async def _candidate_task(
         self,
         template: PromptTemplate,
         query: str,
@@ -206,9 +282,26 @@ class LLMStage:
         outcome: StageOutcome,
         parse: Callable[[str], T],
     ) -> tuple[T, bool]:
-        """(validated answer, cache hit?) for one prompt over one candidate list."""
+        """A task over one query and a candidate list (re-rank, explain)."""
         assert self._client is not None
+        messages = template.render(
+            query=normalize_query(query), candidates=compact_facts(items), count=str(len(items))
+        )
+        schema = template.schema_with_ids([i.product.id for i in items])
         key = cache_key(template, self._client.model, query, items)
+        return await self._task(template, messages, schema, key, deadline, outcome, parse)
+
+    async def _task(
+        self,
+        template: PromptTemplate,
+        messages: tuple[ChatMessage, ...],
+        schema: dict[str, object],
+        key: str,
+        deadline: _Deadline,
+        outcome: _Usage,
+        parse: Callable[[str], T],
+    ) -> tuple[T, bool]:
+        """(validated answer, cache hit?) for one rendered prompt."""
         with self._tracer.start_as_current_span("llm.cache_lookup") as span:
             cached = await self._cache.get(key)
             span.set_attribute("aisle.cache_hit", cached is not None)
@@ -218,11 +311,6 @@ class LLMStage:
                 return parse(cached.decode()), True
             except LLMInvalidOutput:
                 pass  # a stale or foreign entry: ask again
-        messages = template.render(
-            query=normalize_query(query), candidates=compact_facts(items), count=str(len(items))
-        )
-        schema = template.schema_with_ids([i.product.id for i in items])
-
         ask = _Ask(template, messages, schema, parse)
 
         async def call() -> tuple[T, str]:
@@ -232,7 +320,7 @@ class LLMStage:
         await self._cache.set(key, raw.encode(), self._settings.cache_ttl_s)
         return value, False
 
-    async def _guarded(self, ask: _Ask[T], deadline: _Deadline, outcome: StageOutcome) -> tuple[T, str]:
+    async def _guarded(self, ask: _Ask[T], deadline: _Deadline, outcome: _Usage) -> tuple[T, str]:
         if not self.breaker.allow():
             raise CircuitOpen("circuit breaker is open")
         if not self.bulkhead.try_acquire():
@@ -249,7 +337,7 @@ class LLMStage:
             self.bulkhead.release()
             self.breaker.record(success)
 
-    async def _ask(self, ask: _Ask[T], deadline: _Deadline, outcome: StageOutcome) -> tuple[T, str]:
+    async def _ask(self, ask: _Ask[T], deadline: _Deadline, outcome: _Usage) -> tuple[T, str]:
         assert self._client is not None
         client = self._client
         template, messages, schema, parse = ask.template, ask.messages, ask.schema, ask.parse

@@ -9,6 +9,7 @@ One request can take seconds on a busy 2-core box, hence the generous deadline a
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -128,3 +129,36 @@ def test_the_real_model_explains_only_returned_products(client: TestClient) -> N
     else:
         assert body["fallback"]["reason"] in VALID_FALLBACKS
         assert all("reason" not in i for i in body["items"])
+
+
+ASSISTANT_FALLBACKS = VALID_FALLBACKS | {"ungrounded_reply"}
+
+
+def test_a_real_conversation_with_the_assistant_stays_grounded(client: TestClient) -> None:  # type: ignore[type-arg]
+    """Three turns against the real model; the last one streamed. Whatever the small model says,
+    every answer cites only returned products and every fallback names its reason."""
+    shown = client.post("/v1/catalogs/icecat/search", json={"query": "speaker", "limit": 75}).json()
+    catalog_brands = {i["brand"].casefold() for i in shown["items"]}
+    turns: list[dict[str, str]] = []
+    for n, text in enumerate(("show me bluetooth speakers", "under $50", "only Philips please")):
+        turns.append({"role": "user", "content": text})
+        stream = n == 2
+        response = client.post(
+            "/v1/catalogs/icecat/assistant", json={"messages": turns, "limit": 3, "stream": stream}
+        )
+        assert response.status_code == 200
+        if stream:
+            events = [b for b in response.text.replace("\r\n", "\n").split("\n\n") if b.strip()]
+            assert events[0].startswith("event: items")
+            assert events[-1].startswith("event: done")
+            body = json.loads(events[-1].split("data: ", 1)[1])
+        else:
+            body = response.json()
+        assert body["items"], body
+        assert "[" not in body["reply"]
+        assert body["reply"]
+        if body["fallback"] is not None:
+            assert body["fallback"]["reason"] in ASSISTANT_FALLBACKS
+        assert set(body["intent"]["filters"].get("brand", [])) <= catalog_brands | {"philips"}
+        turns.append({"role": "assistant", "content": body["reply"]})
+        print(json.dumps({k: body[k] for k in ("reply", "intent", "fallback", "timings_ms")}))

@@ -125,6 +125,13 @@ async def test_in_stock_and_exclude_ids_filters_combine_with_the_others(filled: 
     assert await ids(filled, [1, 0, 0, 0], Filters(exclude_ids=("a", "b"), brand=("sony", "jbl"))) == ["c"]
 
 
+async def test_excluded_brands_and_categories_match_case_insensitively(filled: VectorIndex) -> None:
+    probe = [1.0, 0.0, 0.0, 0.0]
+    assert sorted(await ids(filled, probe, Filters(exclude_brand=("SONY",)))) == ["b", "d", "e"]
+    assert sorted(await ids(filled, probe, Filters(exclude_category=("cables", "Headphones")))) == ["b", "c"]
+    assert await ids(filled, probe, Filters(category=("Speakers",), exclude_brand=("jbl",))) == ["c"]
+
+
 async def test_negative_examples_push_their_neighbours_down(filled: VectorIndex) -> None:
     query = VectorQuery(
         positives=([1.0, 0.0, 0.0, 0.0],),
@@ -156,6 +163,14 @@ async def test_catalogs_lists_names_with_product_counts(filled: VectorIndex) -> 
     await filled.ensure_catalog("empty", 4)
     listed = {c.name: c.product_count for c in await filled.catalogs()}
     assert listed == {"shop": 5, "empty": 0}
+
+
+async def test_facet_counts_categories_and_brands_by_filter_key(filled: VectorIndex) -> None:
+    assert await filled.facet(CATALOG, "category") == {"cables": 2, "speakers": 2, "headphones": 1}
+    assert await filled.facet(CATALOG, "brand") == {"sony": 2, "anker": 2, "jbl": 1}
+    assert len(await filled.facet(CATALOG, "brand", limit=1)) == 1
+    with pytest.raises(CatalogNotFound):
+        await filled.facet("nope", "brand")
 
 
 async def test_fingerprints_map_every_product_to_its_content_hash(filled: VectorIndex) -> None:

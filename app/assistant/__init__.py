@@ -1,0 +1,1 @@
+"""The conversational shopping assistant: conversation -> intent -> retrieval -> grounded reply."""

@@ -1,0 +1,75 @@
+"""Templated replies and reasons: the assistant's words when the LLM is not used or its reply
+was not grounded. Built only from the intent and the returned items, so they are grounded by
+construction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from app.assistant.intent import Intent
+from app.domain.models import Product, ScoredProduct
+
+_SHOWN_IN_REPLY = 3
+
+
+def money(amount: float, currency: str = "USD") -> str:
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency.upper())
+    return f"{symbol}{amount:.2f}" if symbol else f"{amount:.2f} {currency}"
+
+
+def _display(name: str) -> str:
+    return name if any(c.isupper() for c in name) else name.title()
+
+
+def constraint_phrase(intent: Intent, currency: str = "USD") -> str:
+    parts = []
+    if intent.brands:
+        parts.append("from " + " or ".join(_display(b) for b in intent.brands))
+    if intent.exclude_brands:
+        parts.append("not from " + " or ".join(_display(b) for b in intent.exclude_brands))
+    low, high = intent.price_min, intent.price_max
+    if low is not None and high is not None:
+        parts.append(f"between {money(low, currency)} and {money(high, currency)}")
+    elif high is not None:
+        parts.append(f"under {money(high, currency)}")
+    elif low is not None:
+        parts.append(f"over {money(low, currency)}")
+    if intent.sort == "price_asc":
+        parts.append("lowest price first")
+    elif intent.sort == "price_desc":
+        parts.append("highest price first")
+    return (" " + ", ".join(parts)) if parts else ""
+
+
+def _label(p: Product) -> str:
+    return f"{p.title} ({money(p.price, p.currency)})" if p.price is not None else p.title
+
+
+def template_reply(intent: Intent, items: Sequence[ScoredProduct]) -> str:
+    currency = items[0].product.currency if items else "USD"
+    what = intent.search_text or "products"
+    constraints = constraint_phrase(intent, currency)
+    if not items:
+        return (
+            f"I couldn't find any {what}{constraints} in this shop. "
+            "Try a wider price range, another brand or different words."
+        )
+    shown = [_label(i.product) for i in items[:_SHOWN_IN_REPLY]]
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    count = len(items)
+    relaxed = " (no exact category match, so I looked more widely)" if "category" in intent.relaxed else ""
+    noun = "match" if count == 1 else "matches"
+    return f"I found {count} {noun} for {what}{constraints}{relaxed}. Top picks: {listed}."
+
+
+def template_reason(intent: Intent, item: ScoredProduct) -> str:
+    p = item.product
+    facts = [f"matches “{intent.search_text}”"] if intent.search_text else []
+    if intent.brands and p.brand:
+        facts.append(f"by {p.brand}")
+    if p.price is not None and (intent.price_max is not None or intent.sort == "price_asc"):
+        within = f", within your {money(intent.price_max, p.currency)} limit" if intent.price_max else ""
+        facts.append(f"{money(p.price, p.currency)}{within}")
+    if p.category:
+        facts.append(p.category)
+    return "; ".join(facts).capitalize() if facts else p.title

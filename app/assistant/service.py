@@ -1,0 +1,293 @@
+"""The assistant use case: a conversation in, grounded products and a short reply out.
+
+    validate limits -> catalog vocabulary (facets, cached) -> intent (LLM, else the parser)
+    -> retrieval (the search use case, category relaxed if nothing matches, optional price sort)
+    -> ItemsReady event -> reply (LLM, grounded, else the template) -> ReplyToken events -> Finished
+
+Each LLM task runs through `LLMStage.ask` (cache, single-flight, breaker, bulkhead, deadline).
+If the intent task fails, the reply task is not attempted: a slow or broken LLM then costs one
+deadline, not two, and the fallback reason is the intent's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import structlog
+
+from app.assistant.conversation import Turn, transcript, validate_conversation
+from app.assistant.grounding import ground_reply
+from app.assistant.intent import (
+    Intent,
+    Vocabulary,
+    brand_hints,
+    conversation_numbers,
+    intent_from_llm,
+)
+from app.assistant.parser import IntentParser, shown_prices
+from app.assistant.replies import template_reason, template_reply
+from app.domain.errors import InvalidRequest, LLMInvalidOutput
+from app.domain.models import ScoredProduct
+from app.domain.service import RecommendationService
+from app.llm.output import compact_facts, extract_json, parse_reasons
+from app.llm.stage import Answer, LLMStage
+from app.ports import VectorIndex
+
+log = structlog.get_logger("aisle.assistant")
+
+MAX_LIMIT = 20
+_SORT_POOL = 50  # a price sort re-orders the best this many matches, not the whole catalog
+_PROMPT_CATEGORIES = 100
+_TOKEN = re.compile(r"\S+\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A validated request, ready to run: errors surface before any streaming starts."""
+
+    catalog: str
+    turns: tuple[Turn, ...]
+    limit: int
+    vocabulary: Vocabulary
+    parser: IntentParser
+    started: float
+
+
+@dataclass(slots=True)
+class AssistantResult:
+    reply: str = ""
+    items: list[ScoredProduct] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    intent: Intent = field(default_factory=Intent)
+    intent_source: Literal["llm", "parser"] = "parser"
+    reply_source: Literal["llm", "template"] = "template"
+    ranking: Literal["llm", "vector"] = "vector"
+    fallback: str | None = None
+    fallback_stage: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    llm_tasks: list[tuple[str, Answer[Any]]] = field(default_factory=list)
+
+    def _flag(self, stage: str, reason: str | None) -> None:
+        if reason is not None and self.fallback is None:
+            self.fallback, self.fallback_stage = reason, stage
+
+
+@dataclass(frozen=True, slots=True)
+class ItemsReady:
+    result: AssistantResult
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyToken:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    result: AssistantResult
+
+
+AssistantEvent = ItemsReady | ReplyToken | Finished
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000.0, 3)
+
+
+def parse_reply(text: str, ids: Sequence[str]) -> tuple[str, dict[str, str]]:
+    data = extract_json(text)
+    reply = data.get("reply") if isinstance(data, dict) else None
+    if not isinstance(reply, str) or not reply.strip():
+        raise LLMInvalidOutput('the answer has no "reply" text')
+    try:
+        reasons = parse_reasons(text, ids) if ids else {}
+    except LLMInvalidOutput:
+        reasons = {}  # the reply can stand without reasons; templated ones fill in
+    return reply, reasons
+
+
+def reconcile(llm: Intent, parsed: Intent) -> Intent:
+    """The LLM reads what is wanted (query, categories, attributes); explicit constraints the
+    parser reads with certainty (a stated budget, a named or rejected brand, a sort word) are kept
+    when the LLM left them out: small models drop them, and the shopper said them outright."""
+    return replace(
+        llm,
+        price_min=llm.price_min if llm.price_min is not None else parsed.price_min,
+        price_max=llm.price_max if llm.price_max is not None else parsed.price_max,
+        brands=llm.brands or tuple(b for b in parsed.brands if b not in llm.exclude_brands),
+        exclude_brands=tuple(dict.fromkeys((*llm.exclude_brands, *parsed.exclude_brands))),
+        sort=llm.sort if llm.sort != "relevance" else parsed.sort,
+    )
+
+
+class AssistantService:
+    def __init__(
+        self,
+        search: RecommendationService,
+        index: VectorIndex,
+        stage: LLMStage | None,
+        *,
+        vocabulary_ttl_s: float = 60.0,
+    ) -> None:
+        self._search = search
+        self._index = index
+        self._stage = stage if stage is not None and stage.enabled else None
+        self._ttl = vocabulary_ttl_s
+        self._vocabularies: dict[str, tuple[float, Vocabulary, IntentParser]] = {}
+
+    async def _vocabulary(self, catalog: str) -> tuple[Vocabulary, IntentParser]:
+        cached = self._vocabularies.get(catalog)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1], cached[2]
+        categories = await self._index.facet(catalog, "category", limit=500)
+        brands = await self._index.facet(catalog, "brand", limit=5000)
+        vocabulary = Vocabulary(tuple(categories), tuple(brands))
+        parser = IntentParser(vocabulary)
+        self._vocabularies[catalog] = (time.monotonic() + self._ttl, vocabulary, parser)
+        return vocabulary, parser
+
+    async def prepare(self, catalog: str, turns: Sequence[Turn], limit: int) -> Conversation:
+        started = time.perf_counter()
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidRequest("limit", f"must be 1..{MAX_LIMIT}")
+        valid = validate_conversation(turns)
+        vocabulary, parser = await self._vocabulary(catalog)  # CatalogNotFound -> 404 here
+        return Conversation(catalog, valid, limit, vocabulary, parser, started)
+
+    async def respond(self, conversation: Conversation) -> AssistantResult:
+        async for event in self.events(conversation):
+            if isinstance(event, Finished):
+                return event.result
+        raise AssertionError("events() always ends with Finished")  # pragma: no cover
+
+    async def events(self, c: Conversation) -> AsyncIterator[AssistantEvent]:
+        result = AssistantResult()
+        step = time.perf_counter()
+        result.intent = await self._intent(c, result)
+        result.timings["intent"] = _ms(step)
+        await self._retrieve(c, result)
+        result.timings["items_ready"] = _ms(c.started)
+        yield ItemsReady(result)
+        step = time.perf_counter()
+        await self._reply(c, result)
+        result.timings["reply"] = _ms(step)
+        for token in _TOKEN.findall(result.reply):
+            yield ReplyToken(token)
+        result.timings["total"] = _ms(c.started)
+        yield Finished(result)
+
+    async def _intent(self, c: Conversation, result: AssistantResult) -> Intent:
+        if self._stage is None:
+            result._flag("intent", "llm_disabled")
+            return c.parser.parse(c.turns)
+        conversation = transcript(c.turns)
+        user_text = " ".join(t.content for t in c.turns if t.role == "user")
+        hints = brand_hints(user_text, c.vocabulary)
+        said = conversation_numbers(user_text) + [
+            n for t in c.turns if t.role == "assistant" for n in shown_prices(t.content)
+        ]
+        categories = list(c.vocabulary.categories[:_PROMPT_CATEGORIES])
+        enums = {
+            k: v for k, v in {"categories": categories, "brands": hints, "exclude_brands": hints}.items() if v
+        }
+        answer = await self._stage.ask(
+            "intent",
+            {
+                "conversation": conversation,
+                "categories": json.dumps(categories, ensure_ascii=False),
+                "brands": json.dumps(hints, ensure_ascii=False) if hints else "(none)",
+            },
+            lambda text: intent_from_llm(text, c.vocabulary, numbers=said, brands=hints),
+            key_material=[c.catalog, conversation, categories, hints],
+            enums=enums,
+        )
+        result.llm_tasks.append(("intent", answer))
+        if answer.value is None:
+            result._flag("intent", answer.fallback)
+            return c.parser.parse(c.turns)
+        result.intent_source = "llm"
+        return reconcile(answer.value, c.parser.parse(c.turns))
+
+    async def _retrieve(self, c: Conversation, result: AssistantResult) -> None:
+        await self._retrieve_for(c, result, result.intent)
+        if not result.items and result.intent_source == "llm":
+            # The LLM's reading found nothing; if the parser's finds something, the shopper is
+            # better served by it (small models over-constrain), and the response says so.
+            parsed = c.parser.parse(c.turns)
+            if parsed != result.intent:
+                await self._retrieve_for(c, result, parsed)
+                if result.items:
+                    result.intent_source = "parser"
+                    result._flag("intent", "empty_llm_intent")
+                else:
+                    await self._retrieve_for(c, result, result.intent)
+
+    async def _retrieve_for(self, c: Conversation, result: AssistantResult, intent: Intent) -> None:
+        depth = _SORT_POOL if intent.sort != "relevance" else c.limit
+        query = intent.search_text or "products"
+        found = await self._search.search(
+            c.catalog, query, limit=max(depth, c.limit), filters=intent.filters(), rerank="auto"
+        )
+        if not found.items and intent.categories and not intent.brands:
+            # The category was read from words (it may be wrong); a brand was asked for outright,
+            # and other product types of that brand would be a worse answer than none.
+            intent = intent.without_categories()
+            found = await self._search.search(
+                c.catalog, query, limit=max(depth, c.limit), filters=intent.filters(), rerank="auto"
+            )
+        items = list(found.items)
+        if intent.sort != "relevance":
+            priced = [i for i in items if i.product.price is not None]
+            priced.sort(key=lambda i: i.product.price or 0.0, reverse=intent.sort == "price_desc")
+            items = priced + [i for i in items if i.product.price is None]
+        result.intent = intent
+        result.items = items[: c.limit]
+        result.ranking = found.ranking
+        result.timings["embed"] = round(found.timings.embed_ms, 3)
+        result.timings["search"] = round(found.timings.search_ms, 3)
+
+    async def _reply(self, c: Conversation, result: AssistantResult) -> None:
+        templated = {i.product.id: template_reason(result.intent, i) for i in result.items}
+        if self._stage is None or result.intent_source != "llm":
+            result.reply, result.reasons = template_reply(result.intent, result.items), templated
+            return
+        ids = [i.product.id for i in result.items]
+        conversation = transcript(c.turns)
+        answer = await self._stage.ask(
+            "reply",
+            {
+                "conversation": conversation,
+                "intent": json.dumps(result.intent.as_dict(), ensure_ascii=False),
+                "products": compact_facts(result.items) or "(none)",
+                "count": str(len(ids)),
+            },
+            lambda text: parse_reply(text, ids),
+            key_material=[c.catalog, conversation, [(i.product.id, i.content_hash) for i in result.items]],
+            enums={"reasons": ids} if ids else None,
+        )
+        result.llm_tasks.append(("reply", answer))
+        grounded = None
+        if answer.value is not None:
+            text, _ = answer.value
+            grounded = ground_reply(
+                text,
+                result.items,
+                brands=c.vocabulary.brands,
+                conversation=" ".join(t.content for t in c.turns if t.role == "user"),
+                secrets=[self._stage.prompt(n).system.template for n in ("intent", "reply")],
+            )
+            if grounded is None:
+                log.info("reply_not_grounded", reply=text[:300])
+                answer.fallback = "ungrounded_reply"
+        if grounded is None:
+            result._flag("reply", answer.fallback)
+            result.reply, result.reasons = template_reply(result.intent, result.items), templated
+            return
+        result.reply_source = "llm"
+        result.reply = grounded.text
+        result.reasons = {**templated, **answer.value[1]} if answer.value else templated
