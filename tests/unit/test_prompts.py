@@ -37,7 +37,8 @@ def test_the_committed_prompts_load_and_render() -> None:
 def test_the_highest_version_is_active_unless_pinned(tmp_path: Path) -> None:
     for version in ("v1", "v2", "v10"):
         write(tmp_path, "rerank", version)
-    write(tmp_path, "explain", "v1")
+    for other in ("explain", "intent", "reply"):
+        write(tmp_path, other, "v1")
     assert load_prompts(tmp_path)["rerank"].version == "v10"
     assert load_prompts(tmp_path, {"rerank": "v2"})["rerank"].version == "v2"
     with pytest.raises(PromptError):
