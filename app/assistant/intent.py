@@ -37,6 +37,23 @@ class Vocabulary:
         key = filter_key(name)
         return key if key in self._brand_set else None
 
+    def brand_names(self) -> dict[str, str]:
+        """Every way a shopper may write a brand -> the brand: the full name, the name without
+        a ".com", and the first word of a multi-word name when it is distinctive and unambiguous
+        ("kingston" -> "kingston technology", "tripp" -> "tripp lite")."""
+        names = {b: b for b in self.brands}
+        firsts: dict[str, list[str]] = {}
+        for brand in self.brands:
+            if brand.endswith(".com"):
+                names.setdefault(brand.removesuffix(".com"), brand)
+            words = brand.split()
+            if len(words) > 1 and len(words[0]) >= 4 and words[0] not in _EVERYDAY:
+                firsts.setdefault(words[0], []).append(brand)
+        for first, brands in firsts.items():
+            if len(brands) == 1:
+                names.setdefault(first, brands[0])
+        return names
+
     @property
     def _category_set(self) -> frozenset[str]:
         return frozenset(self.categories)
@@ -113,6 +130,28 @@ def _price(raw: object) -> float | None:
     return value if 0 <= value < 1e9 else None
 
 
+_EVERYDAY = {
+    "case",
+    "origin",
+    "black",
+    "blue",
+    "green",
+    "red",
+    "white",
+    "smart",
+    "power",
+    "digital",
+    "general",
+    "international",
+    "united",
+    "best",
+    "home",
+    "office",
+    "micro",
+    "mini",
+    "fast",
+    "sound",
+}
 _ATTRIBUTE = re.compile(r"^[\w][\w .+/&-]{0,39}$")
 
 
@@ -190,9 +229,21 @@ def mentioned(text: str, names: Iterable[str]) -> list[tuple[int, str]]:
     return sorted(out)
 
 
+def mentioned_brands(text: str, known: Vocabulary) -> list[tuple[int, int, str]]:
+    """(start, end, brand) of every brand named in `text` under any of its names, longest first
+    where two overlap ("case logic" wins over "case")."""
+    names = known.brand_names()
+    found: list[tuple[int, int, str]] = []
+    for position, name in sorted(mentioned(text, names), key=lambda m: -len(m[1])):
+        end = position + len(name)
+        if all(end <= s or position >= e for s, e, _ in found):
+            found.append((position, end, names[name]))
+    return sorted(found)
+
+
 def brand_hints(text: str, known: Vocabulary, limit: int = 20) -> list[str]:
     """The catalog brands a conversation names: what the intent prompt lists for the LLM."""
-    return list(dict.fromkeys(name for _, name in mentioned(text, known.brands)))[:limit]
+    return list(dict.fromkeys(brand for _, _, brand in mentioned_brands(text, known)))[:limit]
 
 
 def vocabulary_from_facets(categories: Mapping[str, int], brands: Mapping[str, int]) -> Vocabulary:

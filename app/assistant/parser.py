@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import Stemmer
 
 from app.assistant.conversation import Turn
-from app.assistant.intent import Intent, Sort, Vocabulary, mentioned
+from app.assistant.intent import Intent, Sort, Vocabulary, mentioned_brands
 
 _STEM = Stemmer.Stemmer("english")
 _WORD = re.compile(r"[a-z0-9][a-z0-9'+-]*")
@@ -257,7 +257,10 @@ _REFINE_CUES = {"ones", "one", "those", "them", "these", "it", "they", "also", "
 _NUM = r"(\d+(?:,\d{3})*(?:[.,]\d{1,2})?)(k\b)?"
 _PRE = r"(?:[$€£]|usd|eur|gbp)\s*"
 _POST = r"\s*(?:\$|€|£|usd\b|eur\b|euros?\b|dollars?\b|bucks\b|pounds?\b|gbp\b)"
-_UNIT = r"(?!\s*(?:inch|inches|in\b|\"|gb|tb|mb|w\b|watt|mm|cm|m\b|hz|mp|mah|v\b|volt|fps|%|x\b|pcs|pack))"
+_UNIT = (
+    r"(?!\s*(?:inch|inches|in\b|\"|gb|tb|mb|w\b|watt|mm|cm|m\b|met(?:er|re)s?\b|ft\b|feet|foot|hz|mp\b|"
+    r"megapixel|mah|v\b|volt|fps|%|x\b|pcs|pack|kg|lbs?\b|hours?\b|h\b|years?\b|ports?\b|pages?\b|sheets?\b))"
+)
 _AMOUNT = rf"(?:{_PRE})?{_NUM}(?:{_POST})?{_UNIT}"
 _CURRENCY_AMOUNT = rf"(?:{_PRE}{_NUM}(?:{_POST})?|{_NUM}{_POST})"
 _RANGE = re.compile(
@@ -398,19 +401,21 @@ class IntentParser:
 
     def _brands(self, r: _TurnReading, original: str, text: str) -> str:
         r.any_brand = bool(_ANY_BRAND.search(text))
-        for position, brand in mentioned(text, self.vocabulary.brands):
+        spans = []
+        for position, end, brand in mentioned_brands(text, self.vocabulary):
             before = _WORD.findall(text[max(0, position - 40) : position])[-4:]
             if brand in _COMMON_WORD_BRANDS:
-                as_written = original[position : position + len(brand)]
+                as_written = original[position:end]
                 if as_written.islower() and not (before and before[-1] in _BRAND_CUES):
                     continue
+            spans.append((position, end))
             if any(w in _NEGATION or w.endswith("n't") for w in before[-3:]):
                 r.exclude_brands.append(brand)
             else:
                 r.brands.append(brand)
                 r.only = r.only or any(w in _ONLY for w in before[-2:])
-        for brand in set(r.brands) | set(r.exclude_brands):
-            text = re.sub(rf"(?<![\w]){re.escape(brand)}(?![\w])", " ", text)
+        for position, end in reversed(spans):
+            text = text[:position] + " " * (end - position) + text[end:]
         return text
 
     def _categories(self, words: list[str]) -> list[str]:
