@@ -72,4 +72,5 @@ def template_reason(intent: Intent, item: ScoredProduct) -> str:
         facts.append(f"{money(p.price, p.currency)}{within}")
     if p.category:
         facts.append(p.category)
-    return "; ".join(facts).capitalize() if facts else p.title
+    text = "; ".join(facts)
+    return text[:1].upper() + text[1:] if text else p.title
