@@ -29,6 +29,7 @@ install: $(STAMP)
 
 ingest: install
 	$(BIN)/aisle ingest $(SAMPLE) --catalog $(CATALOG) --full-sync
+	$(BIN)/aisle complements learn --catalog $(CATALOG) --from-compatibility $(SAMPLE)
 
 serve: install
 	$(BIN)/aisle serve

@@ -1,4 +1,4 @@
-"""The `aisle` command: `aisle ingest ...` and `aisle serve`. The process entrypoint, so the one
+"""The `aisle` command: `aisle ingest ...`, `aisle complements learn ...`, `aisle eval ...` and `aisle serve`. The process entrypoint, so the one
 place that reads the environment (`Settings.from_env(os.environ)`)."""
 
 from __future__ import annotations
@@ -56,6 +56,29 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+async def _complements(settings: Settings, args: argparse.Namespace) -> int:
+    from app.adapters.complement_files import FileComplementStore
+    from app.bundles.complements import learn_from_compatibility, learn_from_outfits, read_outfits
+    from app.domain.models import Product, validate_catalog_name
+    from embeddings.readers import read_products
+
+    validate_catalog_name(args.catalog)
+    if args.from_outfits:
+        mapping = learn_from_outfits(read_outfits(Path(args.from_outfits)))
+    else:
+        products = [
+            p for path in args.from_compatibility for p in read_products(Path(path)) if isinstance(p, Product)
+        ]
+        mapping = learn_from_compatibility(products)
+    await FileComplementStore(settings.complement_maps_dir).put(args.catalog, mapping)
+    print(
+        f"learned {sum(len(v) for v in mapping.complements.values())} complements for "
+        f"{len(mapping.complements)} categories ({mapping.provenance}) -> "
+        f"{settings.complement_maps_dir / (args.catalog + '.learned.json')}"
+    )
+    return 0
+
+
 def _serve(settings: Settings) -> int:
     import uvicorn
 
@@ -83,6 +106,19 @@ def parser() -> argparse.ArgumentParser:
     ing.add_argument(
         "--metrics-file", default=None, help="write the run's counters for node_exporter's textfile collector"
     )
+    comp = sub.add_parser("complements", help="learn a catalog's complement map from co-occurrence data")
+    comp.add_argument("action", choices=["learn"])
+    comp.add_argument("--catalog", required=True)
+    source = comp.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--from-compatibility",
+        nargs="+",
+        metavar="FILE",
+        help="catalog files whose accessories state compatibility",
+    )
+    source.add_argument(
+        "--from-outfits", metavar="TSV", help="outfits: one row per item, signature + category label"
+    )
     sub.add_parser("serve", help="serve the HTTP API (HOST, PORT)")
     from evals.args import add_parser
 
@@ -99,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "ingest":
         return asyncio.run(_ingest(settings, args))
+    if args.command == "complements":
+        return asyncio.run(_complements(settings, args))
     if args.command == "eval":
         from evals.cli import main as eval_main
 

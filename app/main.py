@@ -21,6 +21,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from opentelemetry import trace
 
+from app.adapters.complement_files import FileComplementStore
 from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.memory_cache import MemoryCache
 from app.adapters.onnx_embedder import OnnxEmbedder
@@ -36,8 +37,10 @@ from app.api.errors import EXCEPTION_HANDLERS
 from app.api.request_log import request_middleware
 from app.api.routes import CatalogController, healthz, metrics_endpoint, readyz
 from app.assistant.service import AssistantService
+from app.bundles.service import BundleService
 from app.domain.models import Fusion
 from app.domain.service import RecommendationService, Retrieval
+from app.domain.vocabulary import Vocabularies
 from app.llm.gate import EvalGate
 from app.llm.prompts import load_prompts
 from app.llm.resilience import Bulkhead, CircuitBreaker
@@ -166,6 +169,11 @@ def _assistant(state: State) -> AssistantService:
     return assistant
 
 
+def _bundles(state: State) -> BundleService:
+    bundles: BundleService = state.bundles
+    return bundles
+
+
 def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing | None = None) -> Litestar:
     """`tracing` defaults to what Settings say (off unless an OTLP endpoint is configured); tests
     pass one built on an in-memory exporter."""
@@ -187,7 +195,15 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             active.embedder, active.index, stage, build_retrieval(settings), telemetry.tracer
         )
         app.state.service = service
-        app.state.assistant = AssistantService(service, active.index, stage)
+        vocabularies = Vocabularies(active.index)
+        app.state.assistant = AssistantService(service, active.index, stage, vocabularies=vocabularies)
+        app.state.bundles = BundleService(
+            active.index,
+            stage,
+            FileComplementStore(settings.complement_maps_dir),
+            vocabularies,
+            fusion=service.retrieval.fusion,
+        )
         app.state.metrics = metrics
         app.state.cache_backend = str(getattr(cache, "backend", type(cache).__name__))
         log.info(
@@ -208,6 +224,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
         dependencies={
             "service": Provide(_service, sync_to_thread=False),
             "assistant": Provide(_assistant, sync_to_thread=False),
+            "bundles": Provide(_bundles, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_middleware(telemetry.tracer, metrics)],

@@ -7,10 +7,14 @@ contract suite (tests/integration/test_vector_index_contract.py) and one line in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.domain.llm import LLMRequest, LLMResponse
 from app.domain.models import CatalogInfo, FacetField, IndexRecord, ScoredProduct, VectorQuery
+
+if TYPE_CHECKING:
+    from app.bundles.complements import ComplementMap
+    from app.bundles.complements import Source as ComplementSource
 
 
 class Embedder(Protocol):
@@ -76,6 +80,14 @@ class LLMClient(Protocol):
     async def complete(self, request: LLMRequest) -> LLMResponse: ...
 
     async def close(self) -> None: ...
+
+
+class ComplementStore(Protocol):
+    """Per-catalog complement maps by source ("merchandiser", "learned"); None when none is set."""
+
+    async def get(self, catalog: str, source: ComplementSource) -> ComplementMap | None: ...
+
+    async def put(self, catalog: str, value: ComplementMap) -> None: ...
 
 
 class Cache(Protocol):

@@ -80,6 +80,7 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = Path("var")
+    complements_dir: Path | None = None  # None: <data_dir>/complements
     host: str = "127.0.0.1"
     port: int = 8000
     vector_backend: VectorBackend = "edge"
@@ -148,6 +149,7 @@ class Settings:
         )
         return cls(
             data_dir=Path(env.get("AISLE_DATA_DIR") or "var"),
+            complements_dir=Path(env["AISLE_COMPLEMENTS_DIR"]) if env.get("AISLE_COMPLEMENTS_DIR") else None,
             host=env.get("HOST") or "127.0.0.1",
             port=_int(env, "PORT", 8000, low=1, high=65535),
             vector_backend="qdrant" if backend == "qdrant" else "edge",
@@ -201,9 +203,13 @@ class Settings:
         for secret in ("qdrant_api_key", "llm_api_key"):
             if out[secret]:
                 out[secret] = "***"
-        for name in ("data_dir", "prompts_dir", "llm_gate_file"):
+        for name in ("data_dir", "prompts_dir", "llm_gate_file", "complements_dir"):
             out[name] = str(out[name])
         return out
+
+    @property
+    def complement_maps_dir(self) -> Path:
+        return self.complements_dir or self.data_dir / "complements"
 
 
 def embedding_model_id(settings: Settings) -> str:

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from app.assistant.conversation import Turn
-from app.assistant.intent import Intent, Vocabulary
+from app.assistant.intent import Intent
 from app.assistant.parser import IntentParser
 from app.domain.models import Product, filter_key
+from app.domain.vocabulary import Vocabulary
 from embeddings.readers import read_products
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,6 +8,7 @@ import msgspec
 
 from app.assistant.conversation import MAX_TURN_CHARS, MAX_TURNS, Turn
 from app.assistant.service import MAX_LIMIT, AssistantResult
+from app.bundles.service import BundleQuery, BundleResult, BundleRules
 from app.domain.models import Filters, Product, ScoredProduct
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100, description="number of items to return, 1..100")]
@@ -187,3 +188,100 @@ class AssistantResponse(msgspec.Struct):
             fallback=Fallback(r.fallback, r.fallback_stage) if r.fallback else None,
             timings_ms=dict(r.timings),
         )
+
+
+class BudgetIn(msgspec.Struct, forbid_unknown_fields=True):
+    max_total: Annotated[float, msgspec.Meta(gt=0)]
+
+
+class RulesIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    pin: Annotated[list[ProductId], msgspec.Meta(max_length=10)] = []
+    exclude: IdList = []
+    boost_brands: NameList = []
+
+
+class BundleRequest(msgspec.Struct, forbid_unknown_fields=True):
+    anchor_ids: Annotated[list[ProductId], msgspec.Meta(min_length=1, max_length=5)]
+    slots: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=10)
+    ] = []
+    max_items: Annotated[int, msgspec.Meta(ge=1, le=10)] = 4
+    budget: BudgetIn | None = None
+    filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
+    rules: RulesIn = msgspec.field(default_factory=RulesIn)
+    explain: bool = True
+    compose: Literal["llm", "vector"] = "llm"
+
+    def to_domain(self) -> BundleQuery:
+        return BundleQuery(
+            anchor_ids=tuple(self.anchor_ids),
+            slots=tuple(self.slots),
+            max_items=self.max_items,
+            max_total=self.budget.max_total if self.budget else None,
+            filters=self.filters.to_domain(),
+            rules=BundleRules(
+                tuple(self.rules.pin), tuple(self.rules.exclude), tuple(self.rules.boost_brands)
+            ),
+            explain=self.explain,
+            compose=self.compose,
+        )
+
+
+class SlotOut(msgspec.Struct, omit_defaults=True):
+    category: str
+    item: Item | None
+    alternatives: list[Item]
+    reason: str | None = None
+    pinned: bool = False
+    fits_anchor: bool | None = None
+    empty_because: str | None = None
+
+
+class PlanOut(msgspec.Struct, omit_defaults=True):
+    source: str
+    slots: list[str]
+
+
+class BundleResponse(msgspec.Struct):
+    anchor: list[ProductOut]
+    slots: list[SlotOut]
+    total_price: float
+    rationale: str | None
+    ranking: Literal["llm", "vector"]
+    fallback: Fallback | None
+    plan: PlanOut
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, r: BundleResult) -> BundleResponse:
+        return cls(
+            anchor=[ProductOut.of(a) for a in r.anchors],
+            slots=[
+                SlotOut(
+                    category=s.category,
+                    item=Item.of(s.item) if s.item else None,
+                    alternatives=[Item.of(a) for a in s.alternatives],
+                    reason=s.reason,
+                    pinned=s.pinned,
+                    fits_anchor=s.fits_anchor,
+                    empty_because=s.empty_because,
+                )
+                for s in r.slots
+            ],
+            total_price=r.total_price,
+            rationale=r.rationale,
+            ranking=r.ranking,
+            fallback=Fallback(r.fallback) if r.fallback else None,
+            plan=PlanOut(r.plan.source, list(r.plan.slots)),
+            timings_ms=dict(r.timings),
+        )
+
+
+class ComplementsIn(msgspec.Struct, forbid_unknown_fields=True):
+    complements: dict[str, list[str]]
+
+
+class ComplementsOut(msgspec.Struct):
+    merchandiser: dict[str, list[str]] | None
+    learned: dict[str, list[str]] | None
+    learned_from: str | None

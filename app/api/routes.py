@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 import structlog
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, post, put
 from litestar.datastructures import State
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent
@@ -19,8 +19,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from app.api.dto import (
     AssistantRequest,
     AssistantResponse,
+    BundleRequest,
+    BundleResponse,
     CatalogList,
     CatalogOut,
+    ComplementsIn,
+    ComplementsOut,
     Fallback,
     Health,
     Item,
@@ -31,6 +35,7 @@ from app.api.dto import (
 )
 from app.api.request_log import annotate
 from app.assistant.service import AssistantResult, AssistantService, Finished, ItemsReady, ReplyToken
+from app.bundles.service import BundleResult, BundleService
 from app.domain.errors import AisleError
 from app.domain.models import validate_catalog_name
 from app.domain.service import RecommendationService, RetrievalResult
@@ -90,6 +95,38 @@ def _record_assistant(catalog: str, result: AssistantResult, state: State) -> No
         metrics.observe_llm(
             outcome, answer.llm_ms / 1000.0, answer.calls, answer.tokens, answer.cache, state.cache_backend
         )
+
+
+def _record_bundle(catalog: str, result: BundleResult, state: State) -> None:
+    annotate(
+        catalog=catalog,
+        result_count=sum(1 for s in result.slots if s.item is not None),
+        ranking=result.ranking,
+        fallback_reason=result.fallback,
+        plan_source=result.plan.source,
+        llm_calls=sum(a.calls for _, a in result.llm_tasks),
+        llm_tokens=sum(a.tokens for _, a in result.llm_tasks),
+        timings_ms=dict(result.timings),
+    )
+    metrics: Metrics = state.metrics
+    for _task, answer in result.llm_tasks:
+        metrics.observe_llm(
+            answer.fallback or "ok",
+            answer.llm_ms / 1000.0,
+            answer.calls,
+            answer.tokens,
+            answer.cache,
+            state.cache_backend,
+        )
+
+
+async def _complements(catalog: str, bundles: BundleService) -> ComplementsOut:
+    merchandiser, learned = await bundles.complement_maps(catalog)
+    return ComplementsOut(
+        merchandiser={k: list(v) for k, v in merchandiser.complements.items()} if merchandiser else None,
+        learned={k: list(v) for k, v in learned.complements.items()} if learned else None,
+        learned_from=learned.provenance if learned else None,
+    )
 
 
 def _sse(event: str, payload: object) -> ServerSentEventMessage:
@@ -179,6 +216,34 @@ class CatalogController(Controller):
                     yield _sse("done", AssistantResponse.of(event.result))
 
         return ServerSentEvent(events())
+
+    @post(
+        "/{catalog:str}/bundles",
+        status_code=HTTP_200_OK,
+        summary="Complete-the-look bundle: one complementary item per slot, explained",
+    )
+    async def bundles(
+        self, catalog: CatalogName, data: BundleRequest, bundles: BundleService, state: State
+    ) -> BundleResponse:
+        validate_catalog_name(catalog)
+        structlog.contextvars.bind_contextvars(catalog=catalog, anchors=len(data.anchor_ids))
+        result = await bundles.bundle(catalog, data.to_domain())
+        _record_bundle(catalog, result, state)
+        return BundleResponse.of(result)
+
+    @get("/{catalog:str}/complements", summary="The catalog's complement maps (merchandiser, learned)")
+    async def get_complements(self, catalog: CatalogName, bundles: BundleService) -> ComplementsOut:
+        validate_catalog_name(catalog)
+        return await _complements(catalog, bundles)
+
+    @put("/{catalog:str}/complements", summary="Set the merchandiser's complement map (validated)")
+    async def put_complements(
+        self, catalog: CatalogName, data: ComplementsIn, bundles: BundleService
+    ) -> ComplementsOut:
+        validate_catalog_name(catalog)
+        structlog.contextvars.bind_contextvars(catalog=catalog)
+        await bundles.set_merchandiser_map(catalog, data.complements)
+        return await _complements(catalog, bundles)
 
     @get("/{catalog:str}/products/{product_id:str}", summary="One product by id")
     async def product(

@@ -8,59 +8,19 @@ catalog: the catalog comes from the URL and nothing in a conversation can change
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from app.domain.errors import LLMInvalidOutput
-from app.domain.models import Filters, filter_key
+from app.domain.models import Filters
+from app.domain.vocabulary import Vocabulary
 from app.llm.output import extract_json
 
 Sort = Literal["relevance", "price_asc", "price_desc"]
 SORTS: tuple[Sort, ...] = ("relevance", "price_asc", "price_desc")
 MAX_QUERY_CHARS = 200
 MAX_ATTRIBUTES = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Vocabulary:
-    """A catalog's real categories and brands as filter keys (case-folded), most common first."""
-
-    categories: tuple[str, ...] = ()
-    brands: tuple[str, ...] = ()
-
-    def category(self, name: str) -> str | None:
-        key = filter_key(name)
-        return key if key in self._category_set else None
-
-    def brand(self, name: str) -> str | None:
-        key = filter_key(name)
-        return key if key in self._brand_set else None
-
-    def brand_names(self) -> dict[str, str]:
-        """Every way a shopper may write a brand -> the brand: the full name, the name without
-        a ".com", and the first word of a multi-word name when it is distinctive and unambiguous
-        ("kingston" -> "kingston technology", "tripp" -> "tripp lite")."""
-        names = {b: b for b in self.brands}
-        firsts: dict[str, list[str]] = {}
-        for brand in self.brands:
-            if brand.endswith(".com"):
-                names.setdefault(brand.removesuffix(".com"), brand)
-            words = brand.split()
-            if len(words) > 1 and len(words[0]) >= 4 and words[0] not in _EVERYDAY:
-                firsts.setdefault(words[0], []).append(brand)
-        for first, brands in firsts.items():
-            if len(brands) == 1:
-                names.setdefault(first, brands[0])
-        return names
-
-    @property
-    def _category_set(self) -> frozenset[str]:
-        return frozenset(self.categories)
-
-    @property
-    def _brand_set(self) -> frozenset[str]:
-        return frozenset(self.brands)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,28 +90,6 @@ def _price(raw: object) -> float | None:
     return value if 0 <= value < 1e9 else None
 
 
-_EVERYDAY = {
-    "case",
-    "origin",
-    "black",
-    "blue",
-    "green",
-    "red",
-    "white",
-    "smart",
-    "power",
-    "digital",
-    "general",
-    "international",
-    "united",
-    "best",
-    "home",
-    "office",
-    "micro",
-    "mini",
-    "fast",
-    "sound",
-}
 _ATTRIBUTE = re.compile(r"^[\w][\w .+/&-]{0,39}$")
 
 
@@ -244,7 +182,3 @@ def mentioned_brands(text: str, known: Vocabulary) -> list[tuple[int, int, str]]
 def brand_hints(text: str, known: Vocabulary, limit: int = 20) -> list[str]:
     """The catalog brands a conversation names: what the intent prompt lists for the LLM."""
     return list(dict.fromkeys(brand for _, _, brand in mentioned_brands(text, known)))[:limit]
-
-
-def vocabulary_from_facets(categories: Mapping[str, int], brands: Mapping[str, int]) -> Vocabulary:
-    return Vocabulary(tuple(categories), tuple(brands))

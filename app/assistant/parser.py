@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 import Stemmer
 
 from app.assistant.conversation import Turn
-from app.assistant.intent import Intent, Sort, Vocabulary, mentioned_brands
+from app.assistant.intent import Intent, Sort, mentioned_brands
+from app.domain.vocabulary import Vocabulary
 
 _STEM = Stemmer.Stemmer("english")
 _WORD = re.compile(r"[a-z0-9][a-z0-9'+-]*")

@@ -24,7 +24,6 @@ from app.assistant.conversation import Turn, transcript, validate_conversation
 from app.assistant.grounding import ground_reply
 from app.assistant.intent import (
     Intent,
-    Vocabulary,
     brand_hints,
     conversation_numbers,
     intent_from_llm,
@@ -34,6 +33,7 @@ from app.assistant.replies import template_reason, template_reply
 from app.domain.errors import InvalidRequest, LLMInvalidOutput
 from app.domain.models import ScoredProduct
 from app.domain.service import RecommendationService
+from app.domain.vocabulary import Vocabularies, Vocabulary
 from app.llm.output import compact_facts, extract_json, parse_reasons
 from app.llm.stage import Answer, LLMStage
 from app.ports import VectorIndex
@@ -132,23 +132,20 @@ class AssistantService:
         index: VectorIndex,
         stage: LLMStage | None,
         *,
-        vocabulary_ttl_s: float = 60.0,
+        vocabularies: Vocabularies | None = None,
     ) -> None:
         self._search = search
         self._index = index
         self._stage = stage if stage is not None and stage.enabled else None
-        self._ttl = vocabulary_ttl_s
-        self._vocabularies: dict[str, tuple[float, Vocabulary, IntentParser]] = {}
+        self._vocabularies = vocabularies or Vocabularies(index)
+        self._parsers: dict[Vocabulary, IntentParser] = {}
 
     async def _vocabulary(self, catalog: str) -> tuple[Vocabulary, IntentParser]:
-        cached = self._vocabularies.get(catalog)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1], cached[2]
-        categories = await self._index.facet(catalog, "category", limit=500)
-        brands = await self._index.facet(catalog, "brand", limit=5000)
-        vocabulary = Vocabulary(tuple(categories), tuple(brands))
-        parser = IntentParser(vocabulary)
-        self._vocabularies[catalog] = (time.monotonic() + self._ttl, vocabulary, parser)
+        vocabulary = await self._vocabularies.get(catalog)
+        parser = self._parsers.get(vocabulary)
+        if parser is None:
+            self._parsers = {vocabulary: IntentParser(vocabulary)}  # one per live vocabulary is enough
+            parser = self._parsers[vocabulary]
         return vocabulary, parser
 
     async def prepare(self, catalog: str, turns: Sequence[Turn], limit: int) -> Conversation:

@@ -63,16 +63,22 @@ class PromptTemplate:
         return schema
 
     def schema_with_enums(self, enums: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-        """The answer schema with the named array properties' items constrained to the given
-        values (product ids, a catalog's real categories): structured output cannot stray."""
+        """The answer schema with the named properties constrained to the given values (product
+        ids, a catalog's real categories): structured output cannot stray. A name is a top-level
+        property (its items when it is an array, their `id` when they are objects) or
+        "array.field" for a field of an array's objects ("picks.slot")."""
         schema: dict[str, Any] = copy.deepcopy(dict(self.schema))
         for name, values in enums.items():
-            prop = schema.get("properties", {}).get(name)
+            head, _, field = name.partition(".")
+            prop = schema.get("properties", {}).get(head)
             if prop is None:
-                raise PromptError(f"{self.key}: no property {name!r} to constrain")
+                raise PromptError(f"{self.key}: no property {head!r} to constrain")
             target = prop.get("items", prop)
-            if "id" in target.get("properties", {}):
-                target = target["properties"]["id"]
+            inner = field or ("id" if "id" in target.get("properties", {}) else "")
+            if inner:
+                if inner not in target.get("properties", {}):
+                    raise PromptError(f"{self.key}: no field {name!r} to constrain")
+                target = target["properties"][inner]
             target["enum"] = list(values)
         return schema
 
@@ -107,7 +113,7 @@ def _load_one(path: Path) -> PromptTemplate:
     return PromptTemplate(name, version, system, user, variables, schema, max_tokens, temperature)
 
 
-REQUIRED_PROMPTS = ("rerank", "explain", "intent", "reply")
+REQUIRED_PROMPTS = ("rerank", "explain", "intent", "reply", "bundle", "slots")
 
 
 def load_prompts(directory: Path, pinned: Mapping[str, str] | None = None) -> dict[str, PromptTemplate]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from app.assistant.conversation import Turn
-from app.assistant.intent import Intent, Vocabulary
+from app.assistant.intent import Intent
 from app.assistant.parser import IntentParser
 from app.domain.models import filter_key
+from app.domain.vocabulary import Vocabulary
 from tests.assistant_catalog import SHOP
 
 VOCABULARY = Vocabulary(

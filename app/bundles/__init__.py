@@ -1,0 +1,1 @@
+""" "Complete the look" bundles: slot planning, constrained candidates per slot, LLM composition."""

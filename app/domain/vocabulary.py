@@ -1,0 +1,73 @@
+"""A catalog's vocabulary: its real categories and brands, as filter keys, most common first.
+
+Read from the index's facets and cached per catalog for a short time; LLM output (the assistant's
+intent, a bundle's slots) is validated against it, so a model can never name a category or brand
+the catalog does not carry.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from app.domain.models import filter_key
+from app.ports import VectorIndex
+
+_EVERYDAY = {
+    "case", "origin", "black", "blue", "green", "red", "white", "smart", "power", "digital", "general",
+    "international", "united", "best", "home", "office", "micro", "mini", "fast", "sound",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    categories: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+
+    def category(self, name: str) -> str | None:
+        key = filter_key(name)
+        return key if key in self.categories else None
+
+    def brand(self, name: str) -> str | None:
+        key = filter_key(name)
+        return key if key in self.brands else None
+
+    def brand_names(self) -> dict[str, str]:
+        """Every way a shopper may write a brand -> the brand: the full name, the name without
+        a ".com", and the first word of a multi-word name when it is distinctive and unambiguous
+        ("kingston" -> "kingston technology", "tripp" -> "tripp lite")."""
+        names = {b: b for b in self.brands}
+        firsts: dict[str, list[str]] = {}
+        for brand in self.brands:
+            if brand.endswith(".com"):
+                names.setdefault(brand.removesuffix(".com"), brand)
+            words = brand.split()
+            if len(words) > 1 and len(words[0]) >= 4 and words[0] not in _EVERYDAY:
+                firsts.setdefault(words[0], []).append(brand)
+        for first, brands in firsts.items():
+            if len(brands) == 1:
+                names.setdefault(first, brands[0])
+        return names
+
+
+class Vocabularies:
+    """Per-catalog vocabulary, read from `VectorIndex.facet` at most once per `ttl_s`."""
+
+    def __init__(self, index: VectorIndex, ttl_s: float = 60.0) -> None:
+        self._index = index
+        self._ttl = ttl_s
+        self._cached: dict[str, tuple[float, Vocabulary]] = {}
+
+    async def get(self, catalog: str) -> Vocabulary:
+        """Raises CatalogNotFound for an unknown catalog."""
+        hit = self._cached.get(catalog)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        categories = await self._index.facet(catalog, "category", limit=500)
+        brands = await self._index.facet(catalog, "brand", limit=5000)
+        vocabulary = Vocabulary(tuple(categories), tuple(brands))
+        self._cached[catalog] = (time.monotonic() + self._ttl, vocabulary)
+        return vocabulary
+
+    def forget(self, catalog: str) -> None:
+        self._cached.pop(catalog, None)
