@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from app.llm.prompts import PromptError, load_prompts
+from app.llm.prompts import REQUIRED_PROMPTS, PromptError, load_prompts
 from app.settings import PROMPTS_DIR
 
 GOOD = """name = "{name}"
@@ -37,7 +37,7 @@ def test_the_committed_prompts_load_and_render() -> None:
 def test_the_highest_version_is_active_unless_pinned(tmp_path: Path) -> None:
     for version in ("v1", "v2", "v10"):
         write(tmp_path, "rerank", version)
-    for other in ("explain", "intent", "reply"):
+    for other in REQUIRED_PROMPTS[1:]:
         write(tmp_path, other, "v1")
     assert load_prompts(tmp_path)["rerank"].version == "v10"
     assert load_prompts(tmp_path, {"rerank": "v2"})["rerank"].version == "v2"
