@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
+from app.adapters.complement_files import FileComplementStore
 from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.qdrant_server_index import QdrantServerIndex
 from app.adapters.sentence_transformer_embedder import SentenceTransformerEmbedder
+from app.bundles.complements import learn_from_compatibility
 from app.domain.models import Product
 from app.domain.service import RecommendationService
 from app.main import Deps, create_app
@@ -24,7 +26,7 @@ from embeddings.readers import read_products
 pytestmark = pytest.mark.integration
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "icecat-sample.jsonl"
-WORDS = ("speaker", "headphone", "camera", "mouse", "keyboard")
+WORDS = ("speaker", "headphone", "camera", "mouse", "keyboard", "laserjet", "toner", "case")
 
 
 def _subset() -> list[Product]:
@@ -130,8 +132,13 @@ def test_edge_and_qdrant_client_return_the_same_ranking(
 
 
 @pytest.fixture
-def client(edge_dir: Path, model: SentenceTransformerEmbedder) -> Iterator[TestClient]:  # type: ignore[type-arg]
+def client(
+    edge_dir: Path, model: SentenceTransformerEmbedder, products: list[Product]
+) -> Iterator[TestClient]:  # type: ignore[type-arg]
     index = EdgeVectorIndex(edge_dir)
+    asyncio.run(
+        FileComplementStore(edge_dir / "complements").put("icecat", learn_from_compatibility(products))
+    )
     with TestClient(create_app(Settings(data_dir=edge_dir), Deps(embedder=model, index=index))) as client:
         yield client
     asyncio.run(index.close())
@@ -145,3 +152,23 @@ def test_the_http_api_serves_real_search_and_similar_items(client: TestClient) -
     assert top["id"] not in [i["id"] for i in similar["items"]]
     assert any("speaker" in i["title"].lower() for i in similar["items"])
     assert client.get("/readyz").status_code == 200
+
+
+def test_real_bundles_complete_a_printer_from_the_learned_map(
+    client: TestClient, products: list[Product]
+) -> None:  # type: ignore[type-arg]
+    printer = next(
+        p for p in products if p.category == "Printers & Scanners" and "laserjet" in p.title.lower()
+    )
+    body = client.post(
+        "/v1/catalogs/icecat/bundles", json={"anchor_ids": [printer.id], "max_items": 3}
+    ).json()
+    assert body["plan"]["source"] == "learned"
+    assert body["plan"]["slots"][0] == "ink & toner"
+    filled = [s for s in body["slots"] if s["item"]]
+    assert filled
+    assert all(s["item"]["in_stock"] and s["item"]["id"] != printer.id for s in filled)
+    assert {s["item"]["category"].casefold() for s in filled} <= set(body["plan"]["slots"])
+    assert body["total_price"] == round(sum(s["item"]["price"] or 0 for s in filled), 2)
+    assert body["fallback"] == {"reason": "llm_disabled"}
+    assert body["rationale"]

@@ -1,0 +1,373 @@
+"""The bundle eval: electronics on the full Icecat catalog, fashion on Myntra, vector composition
+next to an unconstrained nearest-neighbour baseline and (with an LLM) the LLM's composition, all
+through the HTTP API (litestar's test client over the real app, real model, Qdrant Edge).
+
+    python -m evals.bundles --icecat-dir ../shared/data/icecat --myntra ../shared/data/myntra/products.csv \\
+        --outfits ../shared/data/pinterest-ctl/outfits.tsv [--llm-url URL --llm-anchors 10]
+
+Electronics: anchors are devices that at least one accessory's `compatibility` statement names
+(matched with app/bundles/compatibility.py), sampled; the plan is the map learned from the whole
+catalog's statements. Per bundle item: does its own statement name the anchor (compatibility
+precision)? Per anchor: is at least one item a verified fit? Items without a statement count as
+not verified, so precision is a floor.
+Fashion: outfits are split 80/20 by signature; the complement map is learned from the 80%, and
+a bundle item counts as co-occurring when its category and the anchor's appear together in a
+held-out outfit. Also gender consistency (same gender, unisex with adults) and budget adherence
+(budget = the anchor's own price).
+Baseline `nearest`: for the same planned slots, the nearest product to the anchor in that category
+(POST /similar), with no gender, compatibility, budget or diversity rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar.testing import TestClient
+
+from app.adapters.complement_files import FileComplementStore
+from app.adapters.edge_index import EdgeVectorIndex
+from app.adapters.memory_cache import MemoryCache
+from app.adapters.openai_llm_client import OpenAILLMClient
+from app.bundles.compatibility import compatibility_text, fits, model_tokens
+from app.bundles.complements import ComplementMap, learn_from_compatibility, learn_from_outfits, read_outfits
+from app.bundles.service import gender_compatible
+from app.domain.models import Product, filter_key
+from app.main import Deps, build_embedder
+from app.main import create_app as build_app
+from app.ports import Embedder
+from app.settings import Settings, embedding_model_id
+from embeddings.ingest import ingest
+from embeddings.readers import read_products
+from evals.fashion import OTHER, read_myntra
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pct(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))], 1)
+
+
+@contextmanager
+def api(settings: Settings, embedder: Embedder, llm: OpenAILLMClient | None) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    index = EdgeVectorIndex(settings.data_dir)
+    app = build_app(settings, Deps(embedder=embedder, index=index, llm=llm, cache=MemoryCache()))
+    try:
+        with TestClient(app, timeout=300) as client:
+            yield client
+    finally:
+        asyncio.run(index.close())
+
+
+def prepare(
+    settings: Settings, products: list[Product], catalog: str, embedder: Embedder, learned: ComplementMap
+) -> None:
+    async def run() -> None:
+        index = EdgeVectorIndex(settings.data_dir)
+        try:
+            summary = await ingest(products, catalog, embedder, index, model_id=embedding_model_id(settings))
+            print(f"{catalog}: {summary}", flush=True)
+        finally:
+            await index.close()
+        await FileComplementStore(settings.complement_maps_dir).put(catalog, learned)
+
+    asyncio.run(run())
+
+
+def bundles(
+    client: TestClient,  # type: ignore[type-arg]
+    catalog: str,
+    anchors: Sequence[Product],
+    compose: str,
+    budget: bool,
+    max_items: int,
+) -> list[dict[str, Any]]:
+    out = []
+    for anchor in anchors:
+        body: dict[str, Any] = {"anchor_ids": [anchor.id], "max_items": max_items, "compose": compose}
+        if budget and anchor.price:
+            body["budget"] = {"max_total": anchor.price}
+        start = time.perf_counter()
+        response = client.post(f"/v1/catalogs/{catalog}/bundles", json=body)
+        wall = (time.perf_counter() - start) * 1000
+        data = response.json() if response.status_code == 200 else {"error": response.json()}
+        data["wall_ms"] = wall
+        data["budget"] = body.get("budget", {}).get("max_total")
+        out.append(data)
+    return out
+
+
+def nearest(client: TestClient, catalog: str, anchor: Product, slots: Sequence[str]) -> list[dict[str, Any]]:  # type: ignore[type-arg]
+    items = []
+    for slot in slots:
+        body = {
+            "positive": [anchor.id],
+            "limit": 1,
+            "rerank": "none",
+            "filters": {"category": [slot], "in_stock": True},
+        }
+        found = client.post(f"/v1/catalogs/{catalog}/similar", json=body).json().get("items", [])
+        items += found[:1]
+    return items
+
+
+def items_of(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s["item"] for s in result.get("slots", []) if s.get("item")]
+
+
+def latency(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in results if "error" not in r]
+    return {
+        "bundles": len(results),
+        "errors": len(results) - len(ok),
+        "http_p50_ms": pct([r["wall_ms"] for r in ok], 50),
+        "http_p95_ms": pct([r["wall_ms"] for r in ok], 95),
+        "fallbacks": dict(
+            sorted(
+                {
+                    str((r.get("fallback") or {}).get("reason")): sum(
+                        1
+                        for x in ok
+                        if (x.get("fallback") or {}).get("reason") == (r.get("fallback") or {}).get("reason")
+                    )
+                    for r in ok
+                }.items()
+            )
+        ),
+        "llm_composed": sum(1 for r in ok if r.get("ranking") == "llm"),
+    }
+
+
+# -- electronics ---------------------------------------------------------------------------------
+
+
+def fitting_accessories(products: Sequence[Product]) -> dict[str, set[str]]:
+    """device id -> ids of accessories whose statement names it (other category than the device)."""
+    by_prefix: dict[str, set[int]] = defaultdict(set)
+    for n, p in enumerate(products):
+        for token in model_tokens(p.title):
+            for size in range(3, len(token) + 1):
+                by_prefix[token[:size]].add(n)
+    out: dict[str, set[str]] = defaultdict(set)
+    for accessory in products:
+        statement = compatibility_text(accessory)
+        if statement is None:
+            continue
+        seen: set[int] = set()
+        for token in model_tokens(statement):
+            seen |= by_prefix.get(token, set())
+        for n in seen:
+            device = products[n]
+            if (
+                device.id != accessory.id
+                and device.category != accessory.category
+                and fits(accessory, device)
+            ):
+                out[device.id].add(accessory.id)
+    return out
+
+
+def electronics(
+    args: argparse.Namespace, settings: Settings, embedder: Embedder, llm: OpenAILLMClient | None
+) -> dict[str, Any]:
+    files = sorted(args.icecat_dir.glob("products-*.json"))
+    products = [p for f in files for p in read_products(f) if isinstance(p, Product)]
+    learned = learn_from_compatibility(products)
+    settings = Settings(**{**settings.__dict__, "data_dir": args.work_dir / "icecat"})
+    prepare(settings, products, "icecat", embedder, learned)
+    by_id = {p.id: p for p in products}
+    fitting = fitting_accessories(products)
+    candidates = sorted(
+        d
+        for d in fitting
+        if by_id[d].category not in ("", "Other") and learned.for_category(by_id[d].category)
+    )
+    anchors = [by_id[i] for i in random.Random(7).sample(candidates, min(args.anchors, len(candidates)))]
+
+    def score(rows: list[tuple[Product, list[dict[str, Any]]]]) -> dict[str, Any]:
+        items = fit_items = anchors_hit = stated = stated_fit = 0
+        for anchor, chosen in rows:
+            verdicts = [fits(by_id[i["id"]], anchor) for i in chosen]
+            items += len(verdicts)
+            fit_items += sum(v is True for v in verdicts)
+            stated += sum(v is not None for v in verdicts)
+            stated_fit += sum(v is True for v in verdicts)
+            anchors_hit += any(v is True for v in verdicts)
+        return {
+            "anchors": len(rows),
+            "items": items,
+            "compatibility_precision": round(fit_items / items, 4) if items else None,
+            "precision_among_items_with_a_statement": round(stated_fit / stated, 4) if stated else None,
+            "anchors_with_a_fitting_accessory": round(anchors_hit / len(rows), 4) if rows else None,
+        }
+
+    report: dict[str, Any] = {
+        "catalog_products": len(products),
+        "devices_named_by_accessories": len(fitting),
+        "eligible_anchors": len(candidates),
+        "learned_map": learned.as_json()["complements"],
+    }
+    with api(settings, embedder, None) as client:
+        vector = bundles(client, "icecat", anchors, "vector", budget=False, max_items=4)
+        plans = {a.id: r.get("plan", {}).get("slots", []) for a, r in zip(anchors, vector, strict=True)}
+        base = [(a, nearest(client, "icecat", a, plans[a.id])) for a in anchors]
+    report["nearest"] = score(base)
+    report["vector"] = {
+        **score([(a, items_of(r)) for a, r in zip(anchors, vector, strict=True)]),
+        **latency(vector),
+    }
+    if llm is not None and args.llm_anchors:
+        subset = anchors[: args.llm_anchors]
+        with api(settings, embedder, llm) as client:
+            composed = bundles(client, "icecat", subset, "llm", budget=False, max_items=4)
+        report["llm"] = {
+            **score([(a, items_of(r)) for a, r in zip(subset, composed, strict=True)]),
+            **latency(composed),
+        }
+        report["vector_same_anchors_as_llm"] = score(
+            [(a, items_of(r)) for a, r in zip(subset, vector, strict=True)]
+        )
+        report["llm_examples"] = composed[:2]
+    report["vector_examples"] = vector[:2]
+    return report
+
+
+# -- fashion -------------------------------------------------------------------------------------
+
+
+def _held_out(signature_outfits: Sequence[set[str]]) -> tuple[list[set[str]], list[set[str]]]:
+    train: list[set[str]] = []
+    test: list[set[str]] = []
+    for n, outfit in enumerate(signature_outfits):
+        digest = hashlib.sha256(f"{n}:{sorted(outfit)}".encode()).digest()[0]
+        (test if digest % 5 == 0 else train).append(outfit)
+    return train, test
+
+
+def fashion(
+    args: argparse.Namespace, settings: Settings, embedder: Embedder, llm: OpenAILLMClient | None
+) -> dict[str, Any]:
+    products = read_myntra(args.myntra)
+    outfits = read_outfits(args.outfits)
+    train, test = _held_out(outfits)
+    learned = learn_from_outfits(train)
+    pairs = {(filter_key(a), filter_key(b)) for o in test for a in o for b in o if a != b}
+    settings = Settings(**{**settings.__dict__, "data_dir": args.work_dir / "myntra"})
+    prepare(settings, products, "myntra", embedder, learned)
+    by_id = {p.id: p for p in products}
+    pool = sorted(p.id for p in products if p.category != OTHER and learned.for_category(p.category))
+    anchors = [by_id[i] for i in random.Random(11).sample(pool, min(args.anchors, len(pool)))]
+
+    def score(rows: list[tuple[Product, list[dict[str, Any]], float | None]]) -> dict[str, Any]:
+        items = together = same_gender = within = budgeted = 0
+        for anchor, chosen, budget in rows:
+            for item in chosen:
+                product = by_id[item["id"]]
+                items += 1
+                together += (filter_key(anchor.category), filter_key(product.category)) in pairs
+                same_gender += gender_compatible(product, [anchor])
+            if budget is not None:
+                budgeted += 1
+                within += sum(i["price"] or 0 for i in chosen) <= budget + 1e-6
+        return {
+            "anchors": len(rows),
+            "items": items,
+            "category_cooccurs_in_held_out_outfits": round(together / items, 4) if items else None,
+            "gender_consistency": round(same_gender / items, 4) if items else None,
+            "budget_adherence": round(within / budgeted, 4) if budgeted else None,
+        }
+
+    report: dict[str, Any] = {
+        "catalog_products": len(products),
+        "outfits_train": len(train),
+        "outfits_held_out": len(test),
+        "learned_map": learned.as_json()["complements"],
+    }
+    with api(settings, embedder, None) as client:
+        vector = bundles(client, "myntra", anchors, "vector", budget=True, max_items=3)
+        base = [
+            (a, nearest(client, "myntra", a, r.get("plan", {}).get("slots", [])), a.price)
+            for a, r in zip(anchors, vector, strict=True)
+        ]
+    report["nearest"] = score(base)
+    report["vector"] = {
+        **score([(a, items_of(r), r["budget"]) for a, r in zip(anchors, vector, strict=True)]),
+        **latency(vector),
+    }
+    if llm is not None and args.llm_anchors:
+        subset = anchors[: args.llm_anchors]
+        with api(settings, embedder, llm) as client:
+            composed = bundles(client, "myntra", subset, "llm", budget=True, max_items=3)
+        report["llm"] = {
+            **score([(a, items_of(r), r["budget"]) for a, r in zip(subset, composed, strict=True)]),
+            **latency(composed),
+        }
+        report["vector_same_anchors_as_llm"] = score(
+            [(a, items_of(r), r["budget"]) for a, r in zip(subset, vector, strict=True)]
+        )
+        report["llm_examples"] = composed[:2]
+    report["vector_examples"] = vector[:2]
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--icecat-dir", type=Path, required=True)
+    parser.add_argument("--myntra", type=Path, required=True)
+    parser.add_argument("--outfits", type=Path, required=True)
+    parser.add_argument("--work-dir", type=Path, default=ROOT / "var" / "evals-bundles")
+    parser.add_argument("--anchors", type=int, default=200)
+    parser.add_argument("--llm-url", default=None)
+    parser.add_argument("--llm-model", default="smollm2")
+    parser.add_argument("--llm-anchors", type=int, default=10)
+    parser.add_argument("--llm-deadline-ms", type=int, default=60_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "evals" / "bundles-report.json")
+    args = parser.parse_args(argv)
+    settings = Settings(
+        llm_base_url=args.llm_url,
+        llm_model=args.llm_model if args.llm_url else None,
+        llm_deadline_ms=args.llm_deadline_ms,
+    )
+    embedder = build_embedder(settings, threads=2)
+    llm = OpenAILLMClient(args.llm_url, "unused", args.llm_model) if args.llm_url else None
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "electronics_icecat": electronics(args, settings, embedder, llm),
+        "fashion_myntra": fashion(args, settings, embedder, llm),
+    }
+    report["wall_s"] = round(time.perf_counter() - started, 1)
+    report["llm"] = (
+        {"url": args.llm_url, "model": args.llm_model, "deadline_ms": args.llm_deadline_ms} if llm else None
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    for domain in ("electronics_icecat", "fashion_myntra"):
+        summary = {
+            k: v
+            for k, v in report[domain].items()
+            if k in ("nearest", "vector", "llm", "vector_same_anchors_as_llm")
+        }
+        print(domain, json.dumps(summary, indent=1))
+    print(f"wall {report['wall_s']} s -> {args.out}")
+    if llm is not None:
+        asyncio.run(llm.close())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
