@@ -30,6 +30,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,15 @@ def nearest(client: TestClient, catalog: str, anchor: Product, slots: Sequence[s
     return items
 
 
+def similar(client: TestClient, catalog: str, anchor: Product, n: int) -> list[dict[str, Any]]:  # type: ignore[type-arg]
+    """What a "more like this" widget would show: the n nearest in-stock products, any category."""
+    body = {"positive": [anchor.id], "limit": n, "rerank": "none", "filters": {"in_stock": True}}
+    items: list[dict[str, Any]] = (
+        client.post(f"/v1/catalogs/{catalog}/similar", json=body).json().get("items", [])
+    )
+    return items
+
+
 def items_of(result: dict[str, Any]) -> list[dict[str, Any]]:
     return [s["item"] for s in result.get("slots", []) if s.get("item")]
 
@@ -186,7 +196,7 @@ def electronics(
     files = sorted(args.icecat_dir.glob("products-*.json"))
     products = [p for f in files for p in read_products(f) if isinstance(p, Product)]
     learned = learn_from_compatibility(products)
-    settings = Settings(**{**settings.__dict__, "data_dir": args.work_dir / "icecat"})
+    settings = replace(settings, data_dir=args.work_dir / "icecat")
     prepare(settings, products, "icecat", embedder, learned)
     by_id = {p.id: p for p in products}
     fitting = fitting_accessories(products)
@@ -224,6 +234,8 @@ def electronics(
         vector = bundles(client, "icecat", anchors, "vector", budget=False, max_items=4)
         plans = {a.id: r.get("plan", {}).get("slots", []) for a, r in zip(anchors, vector, strict=True)}
         base = [(a, nearest(client, "icecat", a, plans[a.id])) for a in anchors]
+        alike = [(a, similar(client, "icecat", a, 4)) for a in anchors]
+    report["similar"] = score(alike)
     report["nearest"] = score(base)
     report["vector"] = {
         **score([(a, items_of(r)) for a, r in zip(anchors, vector, strict=True)]),
@@ -238,7 +250,7 @@ def electronics(
             **latency(composed),
         }
         report["vector_same_anchors_as_llm"] = score(
-            [(a, items_of(r)) for a, r in zip(subset, vector, strict=True)]
+            [(a, items_of(r)) for a, r in zip(subset, vector[: len(subset)], strict=True)]
         )
         report["llm_examples"] = composed[:2]
     report["vector_examples"] = vector[:2]
@@ -265,19 +277,35 @@ def fashion(
     train, test = _held_out(outfits)
     learned = learn_from_outfits(train)
     pairs = {(filter_key(a), filter_key(b)) for o in test for a in o for b in o if a != b}
-    settings = Settings(**{**settings.__dict__, "data_dir": args.work_dir / "myntra"})
+    single: dict[str, int] = defaultdict(int)
+    joint: dict[tuple[str, str], int] = defaultdict(int)
+    for outfit in test:
+        keys = {filter_key(c) for c in outfit}
+        for a in keys:
+            single[a] += 1
+            for b in keys - {a}:
+                joint[(a, b)] += 1
+
+    def lift(a: str, b: str) -> float:
+        if not single.get(a) or not single.get(b):
+            return 0.0
+        return joint.get((a, b), 0) * len(test) / (single[a] * single[b])
+
+    settings = replace(settings, data_dir=args.work_dir / "myntra")
     prepare(settings, products, "myntra", embedder, learned)
     by_id = {p.id: p for p in products}
     pool = sorted(p.id for p in products if p.category != OTHER and learned.for_category(p.category))
     anchors = [by_id[i] for i in random.Random(11).sample(pool, min(args.anchors, len(pool)))]
 
     def score(rows: list[tuple[Product, list[dict[str, Any]], float | None]]) -> dict[str, Any]:
-        items = together = same_gender = within = budgeted = 0
+        items = together = lifted = same_gender = within = budgeted = 0
         for anchor, chosen, budget in rows:
             for item in chosen:
                 product = by_id[item["id"]]
                 items += 1
-                together += (filter_key(anchor.category), filter_key(product.category)) in pairs
+                pair = (filter_key(anchor.category), filter_key(product.category))
+                together += pair in pairs
+                lifted += lift(*pair) > 1.0
                 same_gender += gender_compatible(product, [anchor])
             if budget is not None:
                 budgeted += 1
@@ -286,6 +314,7 @@ def fashion(
             "anchors": len(rows),
             "items": items,
             "category_cooccurs_in_held_out_outfits": round(together / items, 4) if items else None,
+            "category_pair_lift_above_1": round(lifted / items, 4) if items else None,
             "gender_consistency": round(same_gender / items, 4) if items else None,
             "budget_adherence": round(within / budgeted, 4) if budgeted else None,
         }
@@ -316,7 +345,7 @@ def fashion(
             **latency(composed),
         }
         report["vector_same_anchors_as_llm"] = score(
-            [(a, items_of(r), r["budget"]) for a, r in zip(subset, vector, strict=True)]
+            [(a, items_of(r), r["budget"]) for a, r in zip(subset, vector[: len(subset)], strict=True)]
         )
         report["llm_examples"] = composed[:2]
     report["vector_examples"] = vector[:2]
