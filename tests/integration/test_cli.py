@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,29 @@ def test_a_bad_setting_exits_with_a_usage_error(
     monkeypatch.setenv("PORT", "not-a-port")
     assert main(["serve"]) == 2
     assert "PORT" in capsys.readouterr().err
+
+
+def test_complements_learn_writes_a_map_from_compatibility_statements_or_outfits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        '{"id": "p1", "title": "HP LaserJet M404dn printer", "category": "Printers"}',
+        '{"id": "p2", "title": "HP LaserJet M428fdw printer", "category": "Printers"}',
+        '{"id": "t1", "title": "HP 59A toner", "category": "Toner", "attributes": {"compatibility": "LaserJet M404, M428"}}',
+        '{"id": "t2", "title": "HP 59X toner", "category": "Toner", "attributes": {"compatibility": "M404dn"}}',
+    ]
+    catalog = tmp_path / "shop.jsonl"
+    catalog.write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("AISLE_COMPLEMENTS_DIR", str(tmp_path / "maps"))
+    assert main(["complements", "learn", "--catalog", "shop", "--from-compatibility", str(catalog)]) == 0
+    learned = json.loads((tmp_path / "maps" / "shop.learned.json").read_text())
+    assert learned["complements"] == {"printers": ["toner"]}
+    outfits = tmp_path / "outfits.tsv"
+    outfits.write_text(
+        "image_signature label\n" + "".join(f"o{n}\tx\tPants\no{n}\tx\tShoes\n" for n in range(6))
+    )
+    assert main(["complements", "learn", "--catalog", "fashion", "--from-outfits", str(outfits)]) == 0
+    assert json.loads((tmp_path / "maps" / "fashion.learned.json").read_text())["complements"]["pants"] == [
+        "shoes"
+    ]
+    assert "learned 2 complements" in capsys.readouterr().out
