@@ -177,6 +177,7 @@ class LLMStage:
         *,
         key_material: object,
         enums: Mapping[str, Sequence[str]] | None = None,
+        max_items: Mapping[str, int] | None = None,
     ) -> Answer[T]:
         """One free-form task (intent, reply, bundle composition) under the same machinery as
         re-ranking: cache, single-flight, breaker, bulkhead, retries, one deadline, validation.
@@ -193,6 +194,8 @@ class LLMStage:
                 key = task_key(template, self._client.model, key_material)
                 messages = template.render(**values)
                 schema = template.schema_with_enums(enums or {})
+                for name, most in (max_items or {}).items():  # e.g. one pick per slot
+                    schema["properties"][name]["maxItems"] = most
                 value, hit = await self._task(template, messages, schema, key, deadline, answer, parse)
                 answer.value = value
                 answer.cache = "hit" if hit else "miss"

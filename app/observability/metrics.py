@@ -30,6 +30,7 @@ LLM_OUTCOMES = (
     "overloaded",
     "disabled",
     "llm_error",
+    "ungrounded_reply",  # the assistant's reply named something it did not return: templated instead
 )
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0)
