@@ -135,6 +135,7 @@ def test_the_llm_composes_the_bundle_over_http(llm_client: TestClient) -> None: 
     sent = json.loads(route.calls[0].request.content)
     schema = sent["response_format"]["json_schema"]["schema"]
     assert set(schema["properties"]["picks"]["items"]["properties"]["slot"]["enum"]) == {"bags", "memory"}
+    assert schema["properties"]["picks"]["maxItems"] == 2
     again = llm_client.post(URL, json={"anchor_ids": ["cam-eos"], "slots": ["bags", "memory"]}).json()
     assert route.call_count == 1  # the second is a cache hit
     assert again["slots"] == body["slots"]

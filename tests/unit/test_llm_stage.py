@@ -8,7 +8,7 @@ import json
 import pytest
 
 from app.adapters.memory_cache import MemoryCache
-from app.domain.errors import LLMRateLimited, LLMServerError, LLMTimeout
+from app.domain.errors import LLMInvalidOutput, LLMRateLimited, LLMServerError, LLMTimeout
 from app.domain.models import Product, ScoredProduct
 from app.llm.gate import EvalGate
 from app.llm.prompts import load_prompts
@@ -156,3 +156,40 @@ async def test_identical_concurrent_requests_share_one_upstream_call() -> None:
     )
     assert llm.calls == 1
     assert all(o.ranking == "llm" for o in outs)
+
+
+def test_ask_runs_a_free_form_task_with_cache_validation_and_fallback() -> None:
+    llm = ScriptedLLM('{"slots": ["bags"]}')
+    s = stage(llm)
+
+    def parse(text: str) -> list[str]:
+        data = json.loads(text)
+        if not data.get("slots"):
+            raise LLMInvalidOutput("no slots")
+        return list(data["slots"])
+
+    async def ask() -> object:
+        return await s.ask(
+            "slots",
+            {"anchor": "a camera", "categories": '["bags"]', "count": "2"},
+            parse,
+            key_material=["shop", "cam"],
+            enums={"slots": ["bags"]},
+            max_items={"slots": 2},
+        )
+
+    first, second = asyncio.run(ask()), asyncio.run(ask())
+    assert (first.value, first.cache, first.fallback) == (["bags"], "miss", None)  # type: ignore[attr-defined]
+    assert (second.value, second.cache) == (["bags"], "hit")  # type: ignore[attr-defined]
+    assert llm.calls == 1
+    schema = llm.requests[0].json_schema or {}
+    assert schema["properties"]["slots"]["items"]["enum"] == ["bags"]
+    assert schema["properties"]["slots"]["maxItems"] == 2
+
+    bad = ScriptedLLM('{"slots": []}')
+    answer = asyncio.run(
+        stage(bad).ask("slots", {"anchor": "a", "categories": "[]", "count": "1"}, parse, key_material=[1])
+    )
+    assert (answer.value, answer.fallback, bad.calls) == (None, "invalid_output", 2)  # one re-ask
+    disabled = asyncio.run(stage(None).ask("slots", {}, parse, key_material=[1]))
+    assert disabled.fallback == "llm_disabled"
