@@ -325,6 +325,7 @@ class BundleService:
                 "picks": [i.product.id for items in shown.values() for i in items],
                 "picks.slot": list(shown),
             },
+            max_items={"picks": len(shown)},
         )
         result.llm_tasks.append(("bundle", answer))
         if answer.value is None:
