@@ -331,6 +331,8 @@ def fashion(
             (a, nearest(client, "myntra", a, r.get("plan", {}).get("slots", [])), a.price)
             for a, r in zip(anchors, vector, strict=True)
         ]
+        alike = [(a, similar(client, "myntra", a, 3), a.price) for a in anchors]
+    report["similar"] = score(alike)
     report["nearest"] = score(base)
     report["vector"] = {
         **score([(a, items_of(r), r["budget"]) for a, r in zip(anchors, vector, strict=True)]),
@@ -393,8 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(domain, json.dumps(summary, indent=1))
     print(f"wall {report['wall_s']} s -> {args.out}")
-    if llm is not None:
-        asyncio.run(llm.close())
+    # The LLM client's connections belong to the test clients' event loops, closed with them.
     return 0
 
 
