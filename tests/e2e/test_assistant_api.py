@@ -187,6 +187,7 @@ def test_multi_turn_refinement_on_the_llm_path_over_http(llm_client: TestClient)
         (httpx.ConnectError("refused"), "connection_error"),
         (httpx.Response(200, json=chat_completion("I am not JSON")), "invalid_output"),
         (httpx.Response(200, json=chat_completion(None, refusal="I can't help with that")), "invalid_output"),
+        (httpx.Response(400, json={"error": {"message": "unknown model"}}), "rejected"),
     ],
 )
 def test_every_llm_failure_falls_back_to_the_parser_over_http(

@@ -17,7 +17,7 @@ from app.domain.llm import LLMRequest
 from app.domain.models import Product
 from app.domain.service import RecommendationService
 from app.llm.prompts import load_prompts
-from app.llm.resilience import CircuitBreaker
+from app.llm.resilience import Bulkhead, CircuitBreaker
 from app.llm.stage import LLMStage, LLMStageSettings
 from app.settings import PROMPTS_DIR
 from embeddings.ingest import ingest
@@ -63,7 +63,11 @@ def by_prompt(intent_answer: object, reply_answer: object = None) -> Callable[[L
 
 
 def make(
-    llm: ScriptedLLM | None, *, deadline_s: float = 1.0, breaker: CircuitBreaker | None = None
+    llm: ScriptedLLM | None,
+    *,
+    deadline_s: float = 1.0,
+    breaker: CircuitBreaker | None = None,
+    bulkhead: Bulkhead | None = None,
 ) -> AssistantService:
     index = InMemoryVectorIndex()
     embedder = HashingEmbedder()
@@ -75,6 +79,7 @@ def make(
         PROMPTS,
         LLMStageSettings(deadline_s=deadline_s),
         breaker=breaker or CircuitBreaker(),
+        bulkhead=bulkhead,
     )
     return AssistantService(RecommendationService(embedder, index, stage), index, stage)
 
@@ -310,3 +315,11 @@ def test_explicit_constraints_the_llm_left_out_are_kept_from_the_parser() -> Non
     assert result.intent.price_max == 50.0
     assert result.intent.exclude_brands == ("sony",)
     assert all((i.product.price or 0) <= 50 and i.product.brand != "Sony" for i in result.items)
+
+
+def test_a_full_bulkhead_falls_back_as_overloaded_without_calling_the_llm() -> None:
+    llm = ScriptedLLM(by_prompt(intent(), reply("unused")))
+    result = ask(make(llm, bulkhead=Bulkhead(0)), "bluetooth speakers under $50")
+    assert result.fallback == "overloaded"
+    assert llm.calls == 0
+    assert result.intent.price_max == 50.0

@@ -22,7 +22,7 @@ from app.domain.llm import LLMRequest
 from app.domain.models import Product
 from app.domain.vocabulary import Vocabularies
 from app.llm.prompts import load_prompts
-from app.llm.resilience import CircuitBreaker
+from app.llm.resilience import Bulkhead, CircuitBreaker
 from app.llm.stage import LLMStage, LLMStageSettings
 from app.settings import PROMPTS_DIR
 from embeddings.ingest import ingest
@@ -40,6 +40,7 @@ def make(
     learned: dict[str, list[str]] | None = None,
     deadline_s: float = 1.0,
     breaker: CircuitBreaker | None = None,
+    bulkhead: Bulkhead | None = None,
 ) -> BundleService:
     index = InMemoryVectorIndex()
     asyncio.run(ingest(SHOP, "shop", HashingEmbedder(), index, model_id="m"))
@@ -58,6 +59,7 @@ def make(
         PROMPTS,
         LLMStageSettings(deadline_s=deadline_s),
         breaker=breaker or CircuitBreaker(),
+        bulkhead=bulkhead,
     )
     return BundleService(index, stage, store, Vocabularies(index))
 
@@ -400,3 +402,11 @@ def test_model_tokens_and_fits_read_compatibility_statements() -> None:
     assert gender_compatible(SHOP[17], [JEANS]) is True  # unisex shoes with men's jeans
     assert gender_compatible(SHOP[16], [JEANS]) is False
     assert isinstance(Product, type)
+
+
+def test_a_full_bulkhead_gives_the_vector_bundle_as_overloaded(tmp_path: Path) -> None:
+    llm = ScriptedLLM(composition(("bags", "bag-lowe", "x")))
+    result = run(make(tmp_path, llm, bulkhead=Bulkhead(0)), anchor_ids=("cam-eos",), slots=("bags",))
+    assert result.fallback == "overloaded"
+    assert llm.calls == 0
+    assert picks(result) == {"bags": "bag-canon"}
