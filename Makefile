@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run serve ingest test lint typecheck unit integration e2e bench bench-llm eval-gate clean
+.PHONY: install run serve ingest test lint typecheck unit integration e2e bench bench-llm eval-gate clean synth
 
 # torch first, pinned to the CPU build on this machine's disk: a bare `torch` requirement would
 # pull a multi-GB CUDA build. pyproject's torch range is then already satisfied.
@@ -68,3 +68,6 @@ bench-llm: install
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+synth: install  ## the AWS CDK template (infra/cdk/cdk.out), no AWS account needed
+	cd infra/cdk && JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 ../../$(BIN)/python app.py
