@@ -70,4 +70,4 @@ clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
 
 synth: install  ## the AWS CDK template (infra/cdk/cdk.out), no AWS account needed
-	cd infra/cdk && JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 ../../$(BIN)/python app.py
+	cd infra/cdk && JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 ../../$(BIN)/python app.py

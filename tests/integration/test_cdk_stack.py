@@ -14,7 +14,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="the AWS CDK needs Node.js (jsii)"),
 ]
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # this machine has Node 20
 
 cdk = pytest.importorskip("aws_cdk")
 from aisle_infra.config import AisleConfig, ConfigError  # noqa: E402
