@@ -204,7 +204,7 @@ class Settings:
             if out[secret]:
                 out[secret] = "***"
         for name in ("data_dir", "prompts_dir", "llm_gate_file", "complements_dir"):
-            out[name] = str(out[name])
+            out[name] = None if out[name] is None else str(out[name])
         return out
 
     @property

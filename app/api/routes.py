@@ -10,7 +10,8 @@ import msgspec
 import structlog
 from litestar import Controller, Response, get, post, put
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
@@ -41,7 +42,7 @@ from app.domain.models import validate_catalog_name
 from app.domain.service import RecommendationService, RetrievalResult
 from app.observability.metrics import BREAKER_STATES, Metrics
 
-CatalogName = Annotated[str, Parameter(description="catalog name", max_length=63)]
+CatalogName = Annotated[str, PathParameter(description="catalog name", max_length=63)]
 
 
 def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalResponse:
@@ -138,13 +139,17 @@ class CatalogController(Controller):
     tags = ["catalogs"]  # noqa: RUF012 - litestar reads a class attribute
 
     @get("/", summary="List catalogs with their product counts")
-    async def list_catalogs(self, service: RecommendationService) -> CatalogList:
+    async def list_catalogs(self, service: NamedDependency[RecommendationService]) -> CatalogList:
         catalogs = await service.catalogs()
         return CatalogList([CatalogOut(c.name, c.product_count) for c in catalogs])
 
     @post("/{catalog:str}/search", status_code=HTTP_200_OK, summary="Search a catalog by text")
     async def search(
-        self, catalog: CatalogName, data: SearchRequest, service: RecommendationService, state: State
+        self,
+        catalog: CatalogName,
+        data: JSONBody[SearchRequest],
+        service: NamedDependency[RecommendationService],
+        state: State,
     ) -> RetrievalResponse:
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog)
@@ -164,7 +169,11 @@ class CatalogController(Controller):
         summary="Items similar to positives, unlike negatives",
     )
     async def similar(
-        self, catalog: CatalogName, data: SimilarRequest, service: RecommendationService, state: State
+        self,
+        catalog: CatalogName,
+        data: JSONBody[SimilarRequest],
+        service: NamedDependency[RecommendationService],
+        state: State,
     ) -> RetrievalResponse:
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog)
@@ -185,7 +194,11 @@ class CatalogController(Controller):
         summary="Conversational shopping assistant (JSON, or Server-Sent Events with stream=true)",
     )
     async def assistant(
-        self, catalog: CatalogName, data: AssistantRequest, assistant: AssistantService, state: State
+        self,
+        catalog: CatalogName,
+        data: JSONBody[AssistantRequest],
+        assistant: NamedDependency[AssistantService],
+        state: State,
     ) -> Response[Any]:
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog, stream=data.stream, turns=len(data.messages))
@@ -223,7 +236,11 @@ class CatalogController(Controller):
         summary="Complete-the-look bundle: one complementary item per slot, explained",
     )
     async def bundles(
-        self, catalog: CatalogName, data: BundleRequest, bundles: BundleService, state: State
+        self,
+        catalog: CatalogName,
+        data: JSONBody[BundleRequest],
+        bundles: NamedDependency[BundleService],
+        state: State,
     ) -> BundleResponse:
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog, anchors=len(data.anchor_ids))
@@ -232,13 +249,15 @@ class CatalogController(Controller):
         return BundleResponse.of(result)
 
     @get("/{catalog:str}/complements", summary="The catalog's complement maps (merchandiser, learned)")
-    async def get_complements(self, catalog: CatalogName, bundles: BundleService) -> ComplementsOut:
+    async def get_complements(
+        self, catalog: CatalogName, bundles: NamedDependency[BundleService]
+    ) -> ComplementsOut:
         validate_catalog_name(catalog)
         return await _complements(catalog, bundles)
 
     @put("/{catalog:str}/complements", summary="Set the merchandiser's complement map (validated)")
     async def put_complements(
-        self, catalog: CatalogName, data: ComplementsIn, bundles: BundleService
+        self, catalog: CatalogName, data: JSONBody[ComplementsIn], bundles: NamedDependency[BundleService]
     ) -> ComplementsOut:
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog)
@@ -247,7 +266,7 @@ class CatalogController(Controller):
 
     @get("/{catalog:str}/products/{product_id:str}", summary="One product by id")
     async def product(
-        self, catalog: CatalogName, product_id: str, service: RecommendationService
+        self, catalog: CatalogName, product_id: FromPath[str], service: NamedDependency[RecommendationService]
     ) -> ProductOut:
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog)
@@ -260,7 +279,7 @@ async def healthz() -> Health:
 
 
 @get("/readyz", summary="Readiness: model loaded and index reachable", tags=["ops"])
-async def readyz(service: RecommendationService) -> Response[Health]:
+async def readyz(service: NamedDependency[RecommendationService]) -> Response[Health]:
     checks = {"model": "ok"}
     try:
         await service.catalogs()
@@ -275,7 +294,7 @@ async def readyz(service: RecommendationService) -> Response[Health]:
 
 
 @get("/metrics", summary="Prometheus metrics", tags=["ops"], media_type=CONTENT_TYPE_LATEST)
-async def metrics_endpoint(service: RecommendationService, state: State) -> Response[bytes]:
+async def metrics_endpoint(service: NamedDependency[RecommendationService], state: State) -> Response[bytes]:
     metrics: Metrics = state.metrics
     stage = service.llm_stage
     if stage is not None:
