@@ -70,6 +70,9 @@ SYNONYMS = {
     "jeans": "jeans",
     "handbag": "bags",
     "purse": "bags",
+    "arm": "mounts",
+    "bracket": "mounts",
+    "stand": "mounts",
 }
 # Category words too generic to decide a product type on their own.
 _GENERIC = {"other", "accessori", "and", "servic", "system", "suppli", "product", "item", "&"}
@@ -422,7 +425,8 @@ class IntentParser:
     def _categories(self, words: list[str]) -> list[str]:
         matches: list[tuple[int, list[str]]] = []
         for i, word in enumerate(words):
-            target = self._synonyms.get(word, word)
+            # "routers", "ssds": a synonym's plural reads as the synonym
+            target = self._synonyms.get(word) or self._synonyms.get(word.removesuffix("s"), word)
             categories = self._stem_to_categories.get(_STEM.stemWord(target))
             if not categories:
                 continue
