@@ -54,7 +54,9 @@ class Conversation:
     turns: tuple[Turn, ...]
     limit: int
     vocabulary: Vocabulary
-    parser: IntentParser
+    parsed: Intent  # the deterministic reading: the fallback, and what reconciles the LLM's
+    transcript: str  # the conversation as the LLM reads it
+    user_text: str  # the shopper's own words, what brands and prices are grounded in
     started: float
 
 
@@ -154,7 +156,10 @@ class AssistantService:
             raise InvalidRequest("limit", f"must be 1..{MAX_LIMIT}")
         valid = validate_conversation(turns)
         vocabulary, parser = await self._vocabulary(catalog)  # CatalogNotFound -> 404 here
-        return Conversation(catalog, valid, limit, vocabulary, parser, started)
+        user_text = " ".join(t.content for t in valid if t.role == "user")
+        return Conversation(
+            catalog, valid, limit, vocabulary, parser.parse(valid), transcript(valid), user_text, started
+        )
 
     async def respond(self, conversation: Conversation) -> AssistantResult:
         async for event in self.events(conversation):
@@ -181,11 +186,10 @@ class AssistantService:
     async def _intent(self, c: Conversation, result: AssistantResult) -> Intent:
         if self._stage is None:
             result._flag("intent", "llm_disabled")
-            return c.parser.parse(c.turns)
-        conversation = transcript(c.turns)
-        user_text = " ".join(t.content for t in c.turns if t.role == "user")
-        hints = brand_hints(user_text, c.vocabulary)
-        said = conversation_numbers(user_text) + [
+            return c.parsed
+        conversation = c.transcript
+        hints = brand_hints(c.user_text, c.vocabulary)
+        said = conversation_numbers(c.user_text) + [
             n for t in c.turns if t.role == "assistant" for n in shown_prices(t.content)
         ]
         categories = list(c.vocabulary.categories[:_PROMPT_CATEGORIES])
@@ -206,16 +210,16 @@ class AssistantService:
         result.llm_tasks.append(("intent", answer))
         if answer.value is None:
             result._flag("intent", answer.fallback)
-            return c.parser.parse(c.turns)
+            return c.parsed
         result.intent_source = "llm"
-        return reconcile(answer.value, c.parser.parse(c.turns))
+        return reconcile(answer.value, c.parsed)
 
     async def _retrieve(self, c: Conversation, result: AssistantResult) -> None:
         await self._retrieve_for(c, result, result.intent)
         if not result.items and result.intent_source == "llm":
             # The LLM's reading found nothing; if the parser's finds something, the shopper is
             # better served by it (small models over-constrain), and the response says so.
-            parsed = c.parser.parse(c.turns)
+            parsed = c.parsed
             if parsed != result.intent:
                 await self._retrieve_for(c, result, parsed)
                 if result.items:
@@ -254,7 +258,7 @@ class AssistantService:
             result.reply, result.reasons = template_reply(result.intent, result.items), templated
             return
         ids = [i.product.id for i in result.items]
-        conversation = transcript(c.turns)
+        conversation = c.transcript
         answer = await self._stage.ask(
             "reply",
             {
@@ -275,7 +279,7 @@ class AssistantService:
                 text,
                 result.items,
                 brands=c.vocabulary.brands,
-                conversation=" ".join(t.content for t in c.turns if t.role == "user"),
+                conversation=c.user_text,
                 secrets=[self._stage.prompt(n).system.template for n in ("intent", "reply")],
             )
             if grounded is None:
