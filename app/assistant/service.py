@@ -216,17 +216,16 @@ class AssistantService:
 
     async def _retrieve(self, c: Conversation, result: AssistantResult) -> None:
         await self._retrieve_for(c, result, result.intent)
-        if not result.items and result.intent_source == "llm":
+        if not result.items and result.intent_source == "llm" and c.parsed != result.intent:
             # The LLM's reading found nothing; if the parser's finds something, the shopper is
             # better served by it (small models over-constrain), and the response says so.
-            parsed = c.parsed
-            if parsed != result.intent:
-                await self._retrieve_for(c, result, parsed)
-                if result.items:
-                    result.intent_source = "parser"
-                    result._flag("intent", "empty_llm_intent")
-                else:
-                    await self._retrieve_for(c, result, result.intent)
+            tried = result.intent
+            await self._retrieve_for(c, result, c.parsed)
+            if result.items:
+                result.intent_source = "parser"
+                result._flag("intent", "empty_llm_intent")
+            else:
+                result.intent = tried  # nothing either way: report the reading that was used
 
     async def _retrieve_for(self, c: Conversation, result: AssistantResult, intent: Intent) -> None:
         depth = _SORT_POOL if intent.sort != "relevance" else c.limit

@@ -323,3 +323,13 @@ def test_a_full_bulkhead_falls_back_as_overloaded_without_calling_the_llm() -> N
     assert result.fallback == "overloaded"
     assert llm.calls == 0
     assert result.intent.price_max == 50.0
+
+
+def test_when_neither_reading_finds_anything_the_llms_reading_is_reported() -> None:
+    llm = ScriptedLLM(
+        by_prompt(intent(query="laptop backpack", categories=["bags & cases"], brands=["anker"]), reply("x"))
+    )
+    result = ask(make(llm), "laptop bag by Anker")  # Anker makes only cables here: nothing either way
+    assert result.items == []
+    assert result.intent_source == "llm"
+    assert (result.intent.query, result.intent.brands) == ("laptop backpack", ("anker",))
