@@ -3,7 +3,7 @@ and shapes the response; no business logic lives here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -40,6 +40,7 @@ from app.bundles.service import BundleResult, BundleService
 from app.domain.errors import AisleError
 from app.domain.models import validate_catalog_name
 from app.domain.service import RecommendationService, RetrievalResult
+from app.llm.stage import Answer
 from app.observability.metrics import BREAKER_STATES, Metrics
 
 CatalogName = Annotated[str, PathParameter(description="catalog name", max_length=63)]
@@ -77,6 +78,21 @@ def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalRe
     )
 
 
+def _record_tasks(tasks: Sequence[tuple[str, Answer[Any]]], state: State) -> dict[str, int]:
+    """One LLM-metrics observation per task (intent, reply, slots, bundle); the log line's totals."""
+    metrics: Metrics = state.metrics
+    for _task, answer in tasks:
+        metrics.observe_llm(
+            answer.fallback or "ok",
+            answer.llm_ms / 1000.0,
+            answer.calls,
+            answer.tokens,
+            answer.cache,
+            state.cache_backend,
+        )
+    return {"llm_calls": sum(a.calls for _, a in tasks), "llm_tokens": sum(a.tokens for _, a in tasks)}
+
+
 def _record_assistant(catalog: str, result: AssistantResult, state: State) -> None:
     annotate(
         catalog=catalog,
@@ -86,16 +102,9 @@ def _record_assistant(catalog: str, result: AssistantResult, state: State) -> No
         reply_source=result.reply_source,
         fallback_reason=result.fallback,
         fallback_stage=result.fallback_stage,
-        llm_calls=sum(a.calls for _, a in result.llm_tasks),
-        llm_tokens=sum(a.tokens for _, a in result.llm_tasks),
         timings_ms=dict(result.timings),
+        **_record_tasks(result.llm_tasks, state),
     )
-    metrics: Metrics = state.metrics
-    for _task, answer in result.llm_tasks:
-        outcome = answer.fallback or "ok"
-        metrics.observe_llm(
-            outcome, answer.llm_ms / 1000.0, answer.calls, answer.tokens, answer.cache, state.cache_backend
-        )
 
 
 def _record_bundle(catalog: str, result: BundleResult, state: State) -> None:
@@ -105,20 +114,9 @@ def _record_bundle(catalog: str, result: BundleResult, state: State) -> None:
         ranking=result.ranking,
         fallback_reason=result.fallback,
         plan_source=result.plan.source,
-        llm_calls=sum(a.calls for _, a in result.llm_tasks),
-        llm_tokens=sum(a.tokens for _, a in result.llm_tasks),
         timings_ms=dict(result.timings),
+        **_record_tasks(result.llm_tasks, state),
     )
-    metrics: Metrics = state.metrics
-    for _task, answer in result.llm_tasks:
-        metrics.observe_llm(
-            answer.fallback or "ok",
-            answer.llm_ms / 1000.0,
-            answer.calls,
-            answer.tokens,
-            answer.cache,
-            state.cache_backend,
-        )
 
 
 async def _complements(catalog: str, bundles: BundleService) -> ComplementsOut:
