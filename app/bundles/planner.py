@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.bundles.complements import ComplementMap
+from app.bundles.complements import Source as MapSource
 from app.domain.errors import InvalidRequest, LLMInvalidOutput
 from app.domain.models import Product, filter_key
 from app.domain.vocabulary import Vocabulary
@@ -33,6 +34,7 @@ class SlotPlan:
     fallback: str | None = None  # why the LLM proposal was not used, when it was tried
 
 
+LoadMap = Callable[[MapSource], Awaitable[ComplementMap | None]]
 ProposeSlots = Callable[
     [Sequence[Product], Sequence[str], int], Awaitable[tuple[tuple[str, ...], str | None]]
 ]
@@ -66,8 +68,7 @@ async def plan_slots(
     requested: Sequence[str],
     known: Vocabulary,
     *,
-    merchandiser: ComplementMap | None,
-    learned: ComplementMap | None,
+    maps: LoadMap,
     propose: ProposeSlots | None,
     max_items: int,
 ) -> SlotPlan:
@@ -80,10 +81,10 @@ async def plan_slots(
                 raise InvalidRequest(f"slots[{n}]", f"{name!r} is not a category of this catalog")
             keys.append(key)
         return SlotPlan(tuple(dict.fromkeys(keys))[:max_items], "request")
-    for source, mapping in (("merchandiser", merchandiser), ("learned", learned)):
-        slots = [s for s in dict.fromkeys(_from_map(mapping, anchors, known)) if s not in own]
+    for source in ("merchandiser", "learned"):  # read only when the sources before said nothing
+        slots = [s for s in dict.fromkeys(_from_map(await maps(source), anchors, known)) if s not in own]
         if slots:
-            return SlotPlan(tuple(slots[:max_items]), source)  # type: ignore[arg-type]
+            return SlotPlan(tuple(slots[:max_items]), source)
     fallback = "llm_disabled"
     if propose is not None:
         allowed = [c for c in known.categories if c not in own and c not in ("", "other")]

@@ -148,8 +148,7 @@ class BundleService:
             anchor_products,
             q.slots,
             known,
-            merchandiser=await self._store.get(catalog, "merchandiser"),
-            learned=await self._store.get(catalog, "learned"),
+            maps=lambda source: self._store.get(catalog, source),
             propose=self._proposer(catalog, llm_tasks) if self._stage else None,
             max_items=q.max_items,
         )

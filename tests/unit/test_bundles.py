@@ -410,3 +410,15 @@ def test_a_full_bulkhead_gives_the_vector_bundle_as_overloaded(tmp_path: Path) -
     assert result.fallback == "overloaded"
     assert llm.calls == 0
     assert picks(result) == {"bags": "bag-canon"}
+
+
+def test_requested_slots_never_read_the_complement_maps(tmp_path: Path) -> None:
+    class Unreadable(FileComplementStore):
+        async def get(self, catalog: str, source: Any) -> ComplementMap | None:
+            raise AssertionError("the maps were read although the request named its slots")
+
+    service = make(tmp_path)
+    service._store = Unreadable(tmp_path)
+    assert picks(run(service, anchor_ids=("cam-eos",), slots=("bags",), compose="vector")) == {
+        "bags": "bag-canon"
+    }
