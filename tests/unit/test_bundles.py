@@ -417,8 +417,9 @@ def test_requested_slots_never_read_the_complement_maps(tmp_path: Path) -> None:
         async def get(self, catalog: str, source: Any) -> ComplementMap | None:
             raise AssertionError("the maps were read although the request named its slots")
 
-    service = make(tmp_path)
-    service._store = Unreadable(tmp_path)
+    index = InMemoryVectorIndex()
+    asyncio.run(ingest(SHOP, "shop", HashingEmbedder(), index, model_id="m"))
+    service = BundleService(index, None, Unreadable(tmp_path), Vocabularies(index))
     assert picks(run(service, anchor_ids=("cam-eos",), slots=("bags",), compose="vector")) == {
         "bags": "bag-canon"
     }
