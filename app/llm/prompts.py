@@ -62,11 +62,14 @@ class PromptTemplate:
             array["maxItems"] = len(ids)
         return schema
 
-    def schema_with_enums(self, enums: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    def schema_with_enums(
+        self, enums: Mapping[str, Sequence[str]], max_items: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
         """The answer schema with the named properties constrained to the given values (product
         ids, a catalog's real categories): structured output cannot stray. A name is a top-level
         property (its items when it is an array, their `id` when they are objects) or
-        "array.field" for a field of an array's objects ("picks.slot")."""
+        "array.field" for a field of an array's objects ("picks.slot"). `max_items` caps top-level
+        arrays (one pick per slot)."""
         schema: dict[str, Any] = copy.deepcopy(dict(self.schema))
         for name, values in enums.items():
             head, _, field = name.partition(".")
@@ -80,6 +83,8 @@ class PromptTemplate:
                     raise PromptError(f"{self.key}: no field {name!r} to constrain")
                 target = target["properties"][inner]
             target["enum"] = list(values)
+        for name, most in (max_items or {}).items():
+            schema["properties"][name]["maxItems"] = most
         return schema
 
 

@@ -193,9 +193,7 @@ class LLMStage:
             with anyio.fail_after(self._settings.deadline_s):
                 key = task_key(template, self._client.model, key_material)
                 messages = template.render(**values)
-                schema = template.schema_with_enums(enums or {})
-                for name, most in (max_items or {}).items():  # e.g. one pick per slot
-                    schema["properties"][name]["maxItems"] = most
+                schema = template.schema_with_enums(enums or {}, max_items)
                 value, hit = await self._task(template, messages, schema, key, deadline, answer, parse)
                 answer.value = value
                 answer.cache = "hit" if hit else "miss"
