@@ -28,7 +28,7 @@ import random
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -161,6 +161,57 @@ def latency(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+Row = tuple[Product, list[dict[str, Any]], float | None]  # anchor, bundle items, budget
+
+
+def compare(
+    settings: Settings,
+    embedder: Embedder,
+    llm: OpenAILLMClient | None,
+    catalog: str,
+    anchors: Sequence[Product],
+    score: Callable[[list[Row]], dict[str, Any]],
+    *,
+    budget: bool,
+    max_items: int,
+    llm_anchors: int,
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The variants side by side: similar items, nearest per planned slot, Aisle's vector
+    composition and (with an LLM) its LLM composition on the first `llm_anchors` anchors.
+    Returns (figures by variant, vector bundles, LLM bundles)."""
+
+    def cap(anchor: Product) -> float | None:
+        return anchor.price if budget else None
+
+    out: dict[str, Any] = {}
+    with api(settings, embedder, None) as client:
+        vector = bundles(client, catalog, anchors, "vector", budget=budget, max_items=max_items)
+        base = [
+            (a, nearest(client, catalog, a, r.get("plan", {}).get("slots", [])), cap(a))
+            for a, r in zip(anchors, vector, strict=True)
+        ]
+        alike = [(a, similar(client, catalog, a, max_items), cap(a)) for a in anchors]
+    out["similar"] = score(alike)
+    out["nearest"] = score(base)
+    out["vector"] = {
+        **score([(a, items_of(r), r["budget"]) for a, r in zip(anchors, vector, strict=True)]),
+        **latency(vector),
+    }
+    composed: list[dict[str, Any]] = []
+    if llm is not None and llm_anchors:
+        subset = anchors[:llm_anchors]
+        with api(settings, embedder, llm) as client:
+            composed = bundles(client, catalog, subset, "llm", budget=budget, max_items=max_items)
+        out["llm"] = {
+            **score([(a, items_of(r), r["budget"]) for a, r in zip(subset, composed, strict=True)]),
+            **latency(composed),
+        }
+        out["vector_same_anchors_as_llm"] = score(
+            [(a, items_of(r), r["budget"]) for a, r in zip(subset, vector[: len(subset)], strict=True)]
+        )
+    return out, vector, composed
+
+
 # -- electronics ---------------------------------------------------------------------------------
 
 
@@ -207,9 +258,9 @@ def electronics(
     )
     anchors = [by_id[i] for i in random.Random(7).sample(candidates, min(args.anchors, len(candidates)))]
 
-    def score(rows: list[tuple[Product, list[dict[str, Any]]]]) -> dict[str, Any]:
+    def score(rows: list[Row]) -> dict[str, Any]:
         items = fit_items = anchors_hit = stated = stated_fit = 0
-        for anchor, chosen in rows:
+        for anchor, chosen, _budget in rows:
             verdicts = [fits(by_id[i["id"]], anchor) for i in chosen]
             items += len(verdicts)
             fit_items += sum(v is True for v in verdicts)
@@ -230,28 +281,19 @@ def electronics(
         "eligible_anchors": len(candidates),
         "learned_map": learned.as_json()["complements"],
     }
-    with api(settings, embedder, None) as client:
-        vector = bundles(client, "icecat", anchors, "vector", budget=False, max_items=4)
-        plans = {a.id: r.get("plan", {}).get("slots", []) for a, r in zip(anchors, vector, strict=True)}
-        base = [(a, nearest(client, "icecat", a, plans[a.id])) for a in anchors]
-        alike = [(a, similar(client, "icecat", a, 4)) for a in anchors]
-    report["similar"] = score(alike)
-    report["nearest"] = score(base)
-    report["vector"] = {
-        **score([(a, items_of(r)) for a, r in zip(anchors, vector, strict=True)]),
-        **latency(vector),
-    }
-    if llm is not None and args.llm_anchors:
-        subset = anchors[: args.llm_anchors]
-        with api(settings, embedder, llm) as client:
-            composed = bundles(client, "icecat", subset, "llm", budget=False, max_items=4)
-        report["llm"] = {
-            **score([(a, items_of(r)) for a, r in zip(subset, composed, strict=True)]),
-            **latency(composed),
-        }
-        report["vector_same_anchors_as_llm"] = score(
-            [(a, items_of(r)) for a, r in zip(subset, vector[: len(subset)], strict=True)]
-        )
+    variants, vector, composed = compare(
+        settings,
+        embedder,
+        llm,
+        "icecat",
+        anchors,
+        score,
+        budget=False,
+        max_items=4,
+        llm_anchors=args.llm_anchors,
+    )
+    report |= variants
+    if composed:
         report["llm_examples"] = composed[:2]
     report["vector_examples"] = vector[:2]
     return report
@@ -297,7 +339,7 @@ def fashion(
     pool = sorted(p.id for p in products if p.category != OTHER and learned.for_category(p.category))
     anchors = [by_id[i] for i in random.Random(11).sample(pool, min(args.anchors, len(pool)))]
 
-    def score(rows: list[tuple[Product, list[dict[str, Any]], float | None]]) -> dict[str, Any]:
+    def score(rows: list[Row]) -> dict[str, Any]:
         items = together = lifted = same_gender = within = budgeted = 0
         for anchor, chosen, budget in rows:
             for item in chosen:
@@ -327,30 +369,17 @@ def fashion(
         # this report keeps figures only: no example bundles, no learned outfit map.
         "note": "figures only: Myntra and Pinterest data may not be copied into the repo",
     }
-    with api(settings, embedder, None) as client:
-        vector = bundles(client, "myntra", anchors, "vector", budget=True, max_items=3)
-        base = [
-            (a, nearest(client, "myntra", a, r.get("plan", {}).get("slots", [])), a.price)
-            for a, r in zip(anchors, vector, strict=True)
-        ]
-        alike = [(a, similar(client, "myntra", a, 3), a.price) for a in anchors]
-    report["similar"] = score(alike)
-    report["nearest"] = score(base)
-    report["vector"] = {
-        **score([(a, items_of(r), r["budget"]) for a, r in zip(anchors, vector, strict=True)]),
-        **latency(vector),
-    }
-    if llm is not None and args.llm_anchors:
-        subset = anchors[: args.llm_anchors]
-        with api(settings, embedder, llm) as client:
-            composed = bundles(client, "myntra", subset, "llm", budget=True, max_items=3)
-        report["llm"] = {
-            **score([(a, items_of(r), r["budget"]) for a, r in zip(subset, composed, strict=True)]),
-            **latency(composed),
-        }
-        report["vector_same_anchors_as_llm"] = score(
-            [(a, items_of(r), r["budget"]) for a, r in zip(subset, vector[: len(subset)], strict=True)]
-        )
+    report |= compare(
+        settings,
+        embedder,
+        llm,
+        "myntra",
+        anchors,
+        score,
+        budget=True,
+        max_items=3,
+        llm_anchors=args.llm_anchors,
+    )[0]
     return report
 
 
