@@ -23,7 +23,8 @@ from typing import Any
 
 import httpx
 
-from bench.llm import free_port, start_llm_server
+from bench.llm import start_llm_server
+from bench.serving import free_port, wait_ready
 from evals.intents import UTTERANCES, conversation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,13 +88,7 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def run_phase(port: int, entries: list[dict[str, Any]], repeat: int) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
-        for _ in range(240):
-            try:
-                if (await client.get("/readyz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.5)
+        await wait_ready(client, 120)
         await stream_once(client, {"messages": messages(entries[0]), "stream": True})  # warm-up
         runs = []
         for _ in range(repeat):

@@ -38,6 +38,7 @@ from app.domain.models import IndexRecord, Product, VectorQuery
 from app.domain.service import RecommendationService
 from app.ports import VectorIndex
 from app.settings import Settings
+from bench.serving import wait_ready
 from embeddings.ingest import ingest
 from embeddings.readers import read_products
 from embeddings.text import product_text
@@ -176,13 +177,7 @@ async def main() -> None:
     server = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env)  # noqa: ASYNC220 - started once, before timing
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            for _ in range(120):
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.5)
+            await wait_ready(client, 60)
             http = []
             for q in queries * 2:
                 t = time.perf_counter()

@@ -34,6 +34,7 @@ from app.domain.llm import LLMRequest, LLMResponse
 from app.domain.models import Product
 from app.main import Deps, build_embedder, create_app
 from app.settings import Settings
+from bench.serving import free_port
 from embeddings.ingest import ingest
 from embeddings.readers import read_products
 
@@ -70,12 +71,6 @@ class CountingLLM:
 
     async def close(self) -> None:
         await self.inner.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def blackhole() -> int:
