@@ -27,7 +27,7 @@ import json
 import random
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -145,18 +145,7 @@ def latency(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "errors": len(results) - len(ok),
         "http_p50_ms": pct([r["wall_ms"] for r in ok], 50),
         "http_p95_ms": pct([r["wall_ms"] for r in ok], 95),
-        "fallbacks": dict(
-            sorted(
-                {
-                    str((r.get("fallback") or {}).get("reason")): sum(
-                        1
-                        for x in ok
-                        if (x.get("fallback") or {}).get("reason") == (r.get("fallback") or {}).get("reason")
-                    )
-                    for r in ok
-                }.items()
-            )
-        ),
+        "fallbacks": dict(sorted(Counter(str((r.get("fallback") or {}).get("reason")) for r in ok).items())),
         "llm_composed": sum(1 for r in ok if r.get("ranking") == "llm"),
     }
 
