@@ -202,7 +202,8 @@ def _sigmoid(x: float) -> float:
 
 class ScriptedLLM:
     """An `LLMClient` that answers from a script: each entry is a text to return, an exception to
-    raise, or a callable(request) -> text. The last entry repeats. Counts calls; optional delay."""
+    raise, a callable(request) -> text, or a dict of those by prompt name. The last entry repeats.
+    Counts calls; optional delay."""
 
     def __init__(self, *script: object, model: str = "fake-model", delay_s: float = 0.0) -> None:
         self._script = list(script) or ['{"ranking": []}']
@@ -223,6 +224,8 @@ class ScriptedLLM:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         step = self._script[min(len(self.requests) - 1, len(self._script) - 1)]
+        if isinstance(step, dict):  # answers by prompt name: {"intent": ..., "reply": ...}
+            step = step[request.schema_name]
         if isinstance(step, BaseException):
             raise step
         text = step(request) if callable(step) else str(step)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -50,16 +49,9 @@ def reply(text: str, *reasons: tuple[str, str]) -> str:
     return json.dumps({"reply": text, "reasons": [{"id": i, "reason": r} for i, r in reasons]})
 
 
-def by_prompt(intent_answer: object, reply_answer: object = None) -> Callable[[LLMRequest], str]:
-    """A scripted LLM that answers by which prompt it was sent."""
-
-    def answer(request: LLMRequest) -> str:
-        step = intent_answer if request.schema_name == "intent" else reply_answer
-        if isinstance(step, BaseException):
-            raise step
-        return step(request) if callable(step) else str(step)
-
-    return answer
+def by_prompt(intent_answer: object, reply_answer: object = None) -> dict[str, object]:
+    """What the scripted LLM answers to each of the assistant's prompts."""
+    return {"intent": intent_answer, "reply": reply_answer}
 
 
 def make(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from app.bundles.complements import ComplementMap, learn_from_compatibility, lea
 from app.bundles.compose import model_line
 from app.bundles.service import BundleQuery, BundleResult, BundleRules, BundleService, gender_compatible
 from app.domain.errors import InvalidRequest, LLMServerError, ProductNotFound
-from app.domain.llm import LLMRequest
 from app.domain.models import Product
 from app.domain.vocabulary import Vocabularies
 from app.llm.prompts import load_prompts
@@ -78,16 +76,6 @@ def composition(*picks_: tuple[str, str, str], rationale: str = "A tidy kit for 
     )
 
 
-def by_prompt(answers: dict[str, object]) -> Callable[[LLMRequest], str]:
-    def answer(request: LLMRequest) -> str:
-        step = answers[request.schema_name]
-        if isinstance(step, BaseException):
-            raise step
-        return step(request) if callable(step) else str(step)
-
-    return answer
-
-
 # -- slot planning --------------------------------------------------------------------------------
 
 
@@ -115,12 +103,10 @@ def test_the_learned_map_is_used_when_no_merchandiser_map_exists(tmp_path: Path)
 
 def test_the_llm_proposes_slots_last_and_only_real_categories_survive(tmp_path: Path) -> None:
     llm = ScriptedLLM(
-        by_prompt(
-            {
-                "slots": json.dumps({"slots": ["tripods", "bags", "cameras", "memory"]}),
-                "bundle": composition(("bags", "bag-canon", "Made for the EOS 250D.")),
-            }
-        )
+        {
+            "slots": json.dumps({"slots": ["tripods", "bags", "cameras", "memory"]}),
+            "bundle": composition(("bags", "bag-canon", "Made for the EOS 250D.")),
+        }
     )
     result = run(make(tmp_path, llm), anchor_ids=("cam-eos",))
     assert result.plan.source == "llm"
@@ -206,7 +192,7 @@ def test_no_two_items_share_a_brand_and_model_line(tmp_path: Path) -> None:
 
 
 def test_excluded_items_never_appear_even_if_the_llm_names_them(tmp_path: Path) -> None:
-    llm = ScriptedLLM(by_prompt({"bundle": composition(("bags", "bag-canon", "Fits."))}))
+    llm = ScriptedLLM({"bundle": composition(("bags", "bag-canon", "Fits."))})
     result = run(
         make(tmp_path, llm),
         anchor_ids=("cam-eos",),
@@ -219,9 +205,7 @@ def test_excluded_items_never_appear_even_if_the_llm_names_them(tmp_path: Path) 
 
 def test_pinned_items_fill_their_slot_and_the_llm_cannot_change_them(tmp_path: Path) -> None:
     llm = ScriptedLLM(
-        by_prompt(
-            {"bundle": composition(("bags", "bag-canon", "x"), ("memory", "sd-kingston", "Roomy card."))}
-        )
+        {"bundle": composition(("bags", "bag-canon", "x"), ("memory", "sd-kingston", "Roomy card."))}
     )
     result = run(
         make(tmp_path, llm),
@@ -259,15 +243,13 @@ def test_pin_and_exclude_of_the_same_id_is_a_422(tmp_path: Path) -> None:
 
 def test_a_valid_composition_is_used_with_its_grounded_reasons(tmp_path: Path) -> None:
     llm = ScriptedLLM(
-        by_prompt(
-            {
-                "bundle": composition(
-                    ("memory", "sd-kingston", "128GB holds a long trip of photos."),
-                    ("bags", "bag-lowe", "Roomy and cheap."),
-                    rationale="Everything the EOS 250D needs for a trip.",
-                )
-            }
-        )
+        {
+            "bundle": composition(
+                ("memory", "sd-kingston", "128GB holds a long trip of photos."),
+                ("bags", "bag-lowe", "Roomy and cheap."),
+                rationale="Everything the EOS 250D needs for a trip.",
+            )
+        }
     )
     result = run(make(tmp_path, llm), anchor_ids=("cam-eos",), slots=("bags", "memory"))
     assert result.ranking == "llm"
@@ -279,7 +261,7 @@ def test_a_valid_composition_is_used_with_its_grounded_reasons(tmp_path: Path) -
 
 def test_an_id_from_another_slot_is_ignored_and_the_slot_keeps_the_vector_choice(tmp_path: Path) -> None:
     llm = ScriptedLLM(
-        by_prompt({"bundle": composition(("bags", "sd-kingston", "x"), ("memory", "sd-sandisk", "Fast."))})
+        {"bundle": composition(("bags", "sd-kingston", "x"), ("memory", "sd-sandisk", "Fast."))}
     )
     result = run(make(tmp_path, llm), anchor_ids=("cam-eos",), slots=("bags", "memory"))
     assert picks(result) == {"bags": "bag-canon", "memory": "sd-sandisk"}
@@ -287,7 +269,7 @@ def test_an_id_from_another_slot_is_ignored_and_the_slot_keeps_the_vector_choice
 
 def test_an_invented_product_in_the_rationale_is_replaced_by_the_template(tmp_path: Path) -> None:
     llm = ScriptedLLM(
-        by_prompt({"bundle": composition(("bags", "bag-lowe", "Cheap."), rationale="Add a Sony A7 III too.")})
+        {"bundle": composition(("bags", "bag-lowe", "Cheap."), rationale="Add a Sony A7 III too.")}
     )
     result = run(make(tmp_path, llm), anchor_ids=("cam-eos",), slots=("bags",))
     assert result.rationale is not None
@@ -307,7 +289,7 @@ def test_every_llm_failure_returns_the_vector_bundle_flagged(
     tmp_path: Path, answer: object, reason: str
 ) -> None:
     result = run(
-        make(tmp_path, ScriptedLLM(by_prompt({"bundle": answer}))),
+        make(tmp_path, ScriptedLLM({"bundle": answer})),
         anchor_ids=("cam-eos",),
         slots=("bags", "memory"),
     )
@@ -318,9 +300,7 @@ def test_every_llm_failure_returns_the_vector_bundle_flagged(
 
 
 def test_a_composition_over_budget_is_invalid_after_one_re_ask(tmp_path: Path) -> None:
-    llm = ScriptedLLM(
-        by_prompt({"bundle": composition(("batteries", "bat-canon", "x"), ("bags", "bag-canon", "y"))})
-    )
+    llm = ScriptedLLM({"bundle": composition(("batteries", "bat-canon", "x"), ("bags", "bag-canon", "y"))})
     result = run(make(tmp_path, llm), anchor_ids=("cam-eos",), slots=("batteries", "bags"), max_total=60.0)
     assert result.fallback == "invalid_output"
     assert llm.calls == 2
@@ -328,7 +308,7 @@ def test_a_composition_over_budget_is_invalid_after_one_re_ask(tmp_path: Path) -
 
 
 def test_a_slow_llm_falls_back_within_the_deadline(tmp_path: Path) -> None:
-    llm = ScriptedLLM(by_prompt({"bundle": composition(("bags", "bag-lowe", "x"))}), delay_s=2.0)
+    llm = ScriptedLLM({"bundle": composition(("bags", "bag-lowe", "x"))}, delay_s=2.0)
     result = run(make(tmp_path, llm, deadline_s=0.2), anchor_ids=("cam-eos",), slots=("bags",))
     assert result.fallback == "timeout"
     assert result.timings["compose"] < 200 + 150
