@@ -32,7 +32,7 @@ from app.assistant.parser import IntentParser, shown_prices
 from app.assistant.replies import template_reason, template_reply
 from app.domain.errors import InvalidRequest, LLMInvalidOutput
 from app.domain.models import ScoredProduct
-from app.domain.service import RecommendationService
+from app.domain.service import RecommendationService, elapsed_ms
 from app.domain.vocabulary import Vocabularies, Vocabulary
 from app.llm.output import compact_facts, extract_json, parse_reasons
 from app.llm.stage import Answer, LLMStage
@@ -98,7 +98,7 @@ AssistantEvent = ItemsReady | ReplyToken | Finished
 
 
 def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000.0, 3)
+    return round(elapsed_ms(since), 3)
 
 
 def parse_reply(text: str, ids: Sequence[str]) -> tuple[str, dict[str, str]]:

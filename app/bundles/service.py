@@ -30,6 +30,7 @@ from app.bundles.planner import SlotPlan, anchor_facts, parse_slots, plan_slots
 from app.domain.errors import InvalidRequest, ProductNotFound
 from app.domain.lexical import query_vector
 from app.domain.models import Filters, Fusion, IndexRecord, Product, ScoredProduct, VectorQuery, filter_key
+from app.domain.service import elapsed_ms
 from app.domain.vocabulary import Vocabularies
 from app.llm.output import compact_facts
 from app.llm.stage import Answer, LLMStage
@@ -109,7 +110,7 @@ def gender_compatible(candidate: Product, anchors: Sequence[Product]) -> bool:
 
 
 def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000.0, 3)
+    return round(elapsed_ms(since), 3)
 
 
 class BundleService:
@@ -271,6 +272,7 @@ class BundleService:
             ),
         )
         products = [a.product for a in anchors]
+        boost = {filter_key(b) for b in q.rules.boost_brands}
         kept = []
         for rank, hit in enumerate(hits):
             if not gender_compatible(hit.product, products):
@@ -278,7 +280,7 @@ class BundleService:
             verdicts = [fits(hit.product, a) for a in products]
             if verdicts and all(v is False for v in verdicts):
                 continue  # its own compatibility list names other devices only
-            boosted = filter_key(hit.product.brand) in {filter_key(b) for b in q.rules.boost_brands}
+            boosted = filter_key(hit.product.brand) in boost
             kept.append((not boosted, not any(v is True for v in verdicts), rank, hit))
         kept.sort(key=lambda k: k[:3])
         return [k[3] for k in kept]

@@ -68,7 +68,7 @@ def similar_query(positives: Iterable[Product]) -> str:
     return "items similar to: " + "; ".join(p.title for p in positives)
 
 
-def _ms(start: float) -> float:
+def elapsed_ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
@@ -119,16 +119,16 @@ class RecommendationService:
         explain: bool,
     ) -> RetrievalResult:
         if rerank == "none" and not explain:
-            return RetrievalResult(items[:limit], Timings(embed_ms, search_ms, 0.0, _ms(start)))
+            return RetrievalResult(items[:limit], Timings(embed_ms, search_ms, 0.0, elapsed_ms(start)))
         if self._llm is None:
             fallback = "llm_disabled" if rerank == "llm" or explain else None
             return RetrievalResult(
-                items[:limit], Timings(embed_ms, search_ms, 0.0, _ms(start)), fallback=fallback
+                items[:limit], Timings(embed_ms, search_ms, 0.0, elapsed_ms(start)), fallback=fallback
             )
         out = await self._llm.apply(query, items, rerank=rerank, explain=explain, limit=limit)
         return RetrievalResult(
             out.items,
-            Timings(embed_ms, search_ms, out.llm_ms, _ms(start)),
+            Timings(embed_ms, search_ms, out.llm_ms, elapsed_ms(start)),
             ranking=out.ranking,
             fallback=out.fallback,
             cache=out.cache,
@@ -183,7 +183,7 @@ class RecommendationService:
         items = await self._query(catalog, query_)
         embed_ms = (embedded - start) * 1000.0
         return await self._finish(
-            start, embed_ms, _ms(embedded), text, items, limit=limit, rerank=rerank, explain=explain
+            start, embed_ms, elapsed_ms(embedded), text, items, limit=limit, rerank=rerank, explain=explain
         )
 
     async def similar(
@@ -217,7 +217,7 @@ class RecommendationService:
             limit=self._depth(limit, rerank),
         )
         items = await self._query(catalog, query)
-        search_ms = _ms(fetched)
+        search_ms = elapsed_ms(fetched)
         return await self._finish(
             start,
             0.0,
