@@ -41,3 +41,17 @@ def test_qdrant_down_is_a_503_on_search_and_readiness() -> None:
         assert client.get("/readyz").status_code == 503
         assert client.get("/healthz").status_code == 200
     asyncio.run(index.close())
+
+
+def test_qdrant_down_is_a_503_on_the_assistant_and_bundles_even_when_streaming() -> None:
+    index = QdrantServerIndex.connect(DOWN, None, timeout_s=2)
+    with TestClient(create_app(Settings(), Deps(embedder=HashingEmbedder(), index=index))) as client:
+        messages = [{"role": "user", "content": "usb cable"}]
+        for body in ({"messages": messages}, {"messages": messages, "stream": True}):
+            response = client.post("/v1/catalogs/shop/assistant", json=body)
+            assert response.status_code == 503
+            assert response.json()["error"] == "unavailable"
+        bundle = client.post("/v1/catalogs/shop/bundles", json={"anchor_ids": ["a"], "slots": ["cables"]})
+        assert bundle.status_code == 503
+        assert bundle.json()["error"] == "unavailable"
+    asyncio.run(index.close())
