@@ -158,10 +158,13 @@ async def test_keys_round_trip_and_revoke(store: ControlStore) -> None:
     assert await store.revoke_key("klmnopqrst", T0 + timedelta(hours=1)) is True
     assert await store.revoke_key("klmnopqrst", T0 + timedelta(hours=2)) is True  # keeps the first time
     revoked = await store.get_key("klmnopqrst")
-    assert revoked is not None and revoked.revoked_at == T0 + timedelta(hours=1) and not revoked.active
+    assert revoked is not None
+    assert revoked.revoked_at == T0 + timedelta(hours=1)
+    assert not revoked.active
     assert await store.revoke_key("nosuchkeyx", T0) is False
     still = await store.get_key("abcdefghij")
-    assert still is not None and still.active
+    assert still is not None
+    assert still.active
 
 
 async def test_catalog_settings(store: ControlStore) -> None:
@@ -202,7 +205,8 @@ async def test_deleting_a_catalog_takes_its_complement_maps_not_other_catalogs(s
     assert await store.get("shop", "merchandiser") is None
     assert await store.get("outlet", "merchandiser") is not None
     bound = await store.get_key("abcdefghij")
-    assert bound is not None and bound.catalogs == ("shop",)  # keys keep their bindings
+    assert bound is not None
+    assert bound.catalogs == ("shop",)
 
 
 async def test_what_one_instance_writes_another_reads(factory: Factory, backend: str) -> None:
