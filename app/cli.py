@@ -1,4 +1,5 @@
-"""The `aisle` command: `aisle ingest ...`, `aisle complements learn ...`, `aisle eval ...` and `aisle serve`. The process entrypoint, so the one
+"""The `aisle` command: `aisle ingest ...`, `aisle complements learn ...`, `aisle keys ...`,
+`aisle db migrate`, `aisle eval ...` and `aisle serve`. The process entrypoint, so the one
 place that reads the environment (`Settings.from_env(os.environ)`)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from app.cli_control import add_parsers, db, keys, with_store
 from app.settings import Settings, SettingsError, embedding_model_id
 
 
@@ -37,6 +39,7 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
             )
     finally:
         await index.close()
+    await _register(settings, args.catalog)
     for error in summary.errors[:50]:
         print(f"error: {error.location} id={error.product_id or '-'}: {error.message}", file=sys.stderr)
     if len(summary.errors) > 50:
@@ -56,8 +59,16 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+async def _register(settings: Settings, catalog: str) -> None:
+    """Record the catalog's settings (its creation time) the first time it is ingested."""
+    from datetime import UTC, datetime
+
+    from app.domain.control_plane import CatalogSettings
+
+    await with_store(settings, lambda store: store.add_catalog(CatalogSettings(catalog, datetime.now(UTC))))
+
+
 async def _complements(settings: Settings, args: argparse.Namespace) -> int:
-    from app.adapters.complement_files import FileComplementStore
     from app.bundles.complements import learn_from_compatibility, learn_from_outfits, read_outfits
     from app.domain.models import Product, validate_catalog_name
     from embeddings.readers import read_products
@@ -70,11 +81,10 @@ async def _complements(settings: Settings, args: argparse.Namespace) -> int:
             p for path in args.from_compatibility for p in read_products(Path(path)) if isinstance(p, Product)
         ]
         mapping = learn_from_compatibility(products)
-    await FileComplementStore(settings.complement_maps_dir).put(args.catalog, mapping)
+    await with_store(settings, lambda store: store.put(args.catalog, mapping))
     print(
         f"learned {sum(len(v) for v in mapping.complements.values())} complements for "
-        f"{len(mapping.complements)} categories ({mapping.provenance}) -> "
-        f"{settings.complement_maps_dir / (args.catalog + '.learned.json')}"
+        f"{len(mapping.complements)} categories ({mapping.provenance}) -> the control-plane store"
     )
     return 0
 
@@ -120,6 +130,7 @@ def parser() -> argparse.ArgumentParser:
         "--from-outfits", metavar="TSV", help="outfits: one row per item, signature + category label"
     )
     sub.add_parser("serve", help="serve the HTTP API (HOST, PORT)")
+    add_parsers(sub)
     from evals.args import add_parser
 
     add_parser(sub)
@@ -137,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_ingest(settings, args))
     if args.command == "complements":
         return asyncio.run(_complements(settings, args))
+    if args.command == "keys":
+        return asyncio.run(keys(settings, args))
+    if args.command == "db":
+        return asyncio.run(db(settings, args))
     if args.command == "eval":
         from evals.cli import main as eval_main
 

@@ -15,28 +15,37 @@ from pathlib import Path
 import anyio.to_thread
 import structlog
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from opentelemetry import trace
 
-from app.adapters.complement_files import FileComplementStore
 from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.memory_cache import MemoryCache
+from app.adapters.memory_rate_limiter import MemoryRateLimiter
+from app.adapters.memory_store import MemoryControlStore
 from app.adapters.onnx_embedder import OnnxEmbedder
 from app.adapters.openai_llm_client import OpenAILLMClient
+from app.adapters.postgres_store import PostgresControlStore
 from app.adapters.qdrant_server_index import QdrantServerIndex
 from app.adapters.redis_cache import RedisCache
+from app.adapters.redis_rate_limiter import RedisRateLimiter
 from app.adapters.sentence_transformer_embedder import (
     DEFAULT_MODEL,
     SentenceTransformerEmbedder,
     default_model_path,
 )
+from app.adapters.sqlite_store import SQLiteControlStore
+from app.api.auth import SECURITY_COMPONENTS, guard, provide_principal
 from app.api.errors import EXCEPTION_HANDLERS
+from app.api.keys import KeysController
 from app.api.request_log import request_middleware
 from app.api.routes import CatalogController, healthz, metrics_endpoint, readyz
 from app.assistant.service import AssistantService
+from app.auth.admin import KeyAdmin
+from app.auth.startup import open_gate
 from app.bundles.service import BundleService
 from app.domain.models import Fusion
 from app.domain.service import RecommendationService, Retrieval
@@ -47,8 +56,9 @@ from app.llm.resilience import Bulkhead, CircuitBreaker
 from app.llm.stage import LLMStage, LLMStageSettings
 from app.observability.metrics import Metrics
 from app.observability.tracing import Tracing, build_tracing
-from app.ports import Cache, Embedder, LLMClient, VectorIndex
+from app.ports import Cache, ControlStore, Embedder, LLMClient, RateLimiter, VectorIndex
 from app.settings import Settings
+from app.store.complement_import import import_complement_files
 
 log = structlog.get_logger("aisle")
 
@@ -59,6 +69,7 @@ class Deps:
     index: VectorIndex
     llm: LLMClient | None = None
     cache: Cache | None = None
+    store: ControlStore | None = None  # None with ready-made Deps: an in-memory store
 
 
 def build_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
@@ -108,6 +119,29 @@ def build_cache(settings: Settings) -> Cache:
     return RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
 
 
+def build_store(settings: Settings) -> ControlStore:
+    if settings.database_url:
+        return PostgresControlStore(settings.database_url)
+    return SQLiteControlStore(settings.store_path)
+
+
+def build_rate_limiter(settings: Settings) -> RateLimiter:
+    return RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
+
+
+def build_cors(settings: Settings) -> CORSConfig | None:
+    """None (no CORS headers, browsers refuse cross-origin calls) unless origins are listed."""
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+        max_age=600,
+    )
+
+
 def build_stage(
     settings: Settings, llm: LLMClient | None, cache: Cache, *, tracer: trace.Tracer | None = None
 ) -> LLMStage:
@@ -147,12 +181,18 @@ def build_retrieval(settings: Settings) -> Retrieval:
 async def build_deps(settings: Settings) -> Deps:
     embedder = await anyio.to_thread.run_sync(build_embedder, settings)
     return Deps(
-        embedder=embedder, index=build_index(settings), llm=build_llm(settings), cache=build_cache(settings)
+        embedder=embedder,
+        index=build_index(settings),
+        llm=build_llm(settings),
+        cache=build_cache(settings),
+        store=build_store(settings),
     )
 
 
 async def close_deps(deps: Deps) -> None:
     await deps.index.close()
+    if deps.store is not None:
+        await deps.store.close()
     if deps.llm is not None:
         await deps.llm.close()
     if deps.cache is not None:
@@ -174,6 +214,23 @@ def _bundles(state: State) -> BundleService:
     return bundles
 
 
+def _key_admin(state: State) -> KeyAdmin:
+    keys: KeyAdmin = state.key_admin
+    return keys
+
+
+async def _open_store(settings: Settings, store: ControlStore, *, owned: bool) -> None:
+    """Migrate (idempotent) and, for the store built from Settings, import complement-map files
+    left by earlier releases (docs/decisions/0010)."""
+    applied = await store.migrate()
+    if applied:
+        log.info("store_migrated", backend=getattr(store, "backend", "?"), versions=applied)
+    if owned:
+        imported = await import_complement_files(store, settings.complement_maps_dir)
+        if imported:
+            log.info("complement_files_imported", files=imported, directory=str(settings.complement_maps_dir))
+
+
 def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing | None = None) -> Litestar:
     """`tracing` defaults to what Settings say (off unless an OTLP endpoint is configured); tests
     pass one built on an in-memory exporter."""
@@ -185,9 +242,14 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
         owned = deps is None
         active = await build_deps(settings) if deps is None else deps
         cache = active.cache or MemoryCache()
+        store = active.store or MemoryControlStore()
+        limiter = build_rate_limiter(settings)
         try:
             stage = build_stage(settings, active.llm, cache, tracer=telemetry.tracer)
+            await _open_store(settings, store, owned=owned)
+            app.state.gate, app.state.key_admin = await open_gate(settings, store, limiter)
         except Exception:
+            await limiter.close()
             if owned:
                 await close_deps(active)
             raise
@@ -200,7 +262,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
         app.state.bundles = BundleService(
             active.index,
             stage,
-            FileComplementStore(settings.complement_maps_dir),
+            store,
             vocabularies,
             fusion=service.retrieval.fusion,
         )
@@ -212,6 +274,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
         try:
             yield
         finally:
+            await limiter.close()
             if owned:
                 await close_deps(active)
             if tracing is None:
@@ -219,16 +282,24 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             log.info("shutdown")
 
     return Litestar(
-        route_handlers=[CatalogController, healthz, readyz, metrics_endpoint],
+        route_handlers=[CatalogController, KeysController, healthz, readyz, metrics_endpoint],
         lifespan=[lifespan],
         dependencies={
             "service": Provide(_service, sync_to_thread=False),
             "assistant": Provide(_assistant, sync_to_thread=False),
             "bundles": Provide(_bundles, sync_to_thread=False),
+            "key_admin": Provide(_key_admin, sync_to_thread=False),
+            "principal": Provide(provide_principal, sync_to_thread=False),
         },
+        guards=[guard],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_middleware(telemetry.tracer, metrics)],
+        cors_config=build_cors(settings),
         openapi_config=OpenAPIConfig(
-            title="Aisle", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()]
+            title="Aisle",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=SECURITY_COMPONENTS,
         ),
     )

@@ -7,8 +7,10 @@ contract suite (tests/integration/test_vector_index_contract.py) and one line in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from app.domain.control_plane import ApiKey, CatalogSettings, RateLimit
 from app.domain.llm import LLMRequest, LLMResponse
 from app.domain.models import CatalogInfo, FacetField, IndexRecord, ScoredProduct, VectorQuery
 
@@ -97,5 +99,67 @@ class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class KeyStore(Protocol):
+    """API keys by id; only hashes of their secrets. Raises StoreUnavailable when unreachable."""
+
+    async def add_key(self, key: ApiKey) -> None:
+        """Raises AlreadyExists if the id is taken."""
+        ...
+
+    async def get_key(self, key_id: str) -> ApiKey | None: ...
+
+    async def list_keys(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+        ...
+
+    async def revoke_key(self, key_id: str, at: datetime) -> bool:
+        """False if no such key; revoking twice keeps the first time."""
+        ...
+
+
+class CatalogSettingsStore(Protocol):
+    """Per-catalog settings (its products live in the VectorIndex)."""
+
+    async def add_catalog(self, settings: CatalogSettings) -> bool:
+        """True if added, False (and nothing changed) if the catalog is already registered."""
+        ...
+
+    async def put_catalog(self, settings: CatalogSettings) -> None:
+        """Insert or replace."""
+        ...
+
+    async def get_catalog(self, name: str) -> CatalogSettings | None: ...
+
+    async def list_catalogs(self) -> list[CatalogSettings]:
+        """By name."""
+        ...
+
+    async def delete_catalog(self, name: str) -> bool:
+        """Also deletes the catalog's complement maps (keys bound to the name keep the binding)."""
+        ...
+
+
+class ControlStore(KeyStore, CatalogSettingsStore, ComplementStore, Protocol):
+    """The control plane: keys, catalog settings, complement maps (and later events), one
+    database: SQLite in AISLE_DATA_DIR or PostgreSQL (AISLE_DATABASE_URL). `migrate` applies the
+    versioned migrations (idempotent, safe when several processes start together)."""
+
+    async def migrate(self) -> list[int]:
+        """The versions applied by this call (none when already up to date)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class RateLimiter(Protocol):
+    """Token buckets by name. Never raises on a backend failure: it degrades to a local bucket."""
+
+    async def acquire(self, bucket: str, limit: RateLimit) -> float | None:
+        """None if a token was taken; otherwise the seconds until one will be available."""
+        ...
 
     async def close(self) -> None: ...

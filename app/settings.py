@@ -6,6 +6,7 @@ Nothing else in Aisle reads `os.environ`: `Settings.from_env(os.environ)` is cal
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ DEFAULT_RETRIEVAL: RetrievalMode = "hybrid"  # chosen by the eval (docs/evals.md
 _ROOT = Path(__file__).resolve().parents[1]
 PROMPTS_DIR = _ROOT / "prompts"
 DEFAULT_GATE_FILE = _ROOT / "evals" / "llm-gate.json"
+MIN_ADMIN_KEY_CHARS = 32
 
 
 class SettingsError(ValueError):
@@ -77,6 +79,48 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
+def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as e:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from e
+    if not 0 <= value <= 1e6:
+        raise SettingsError(f"{name} must be between 0 and 1000000, got {value}")
+    return value
+
+
+_ORIGIN = re.compile(r"^https?://[^/\s]+$")
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    origins = tuple(o.strip() for o in (env.get("AISLE_CORS_ORIGINS") or "").split(",") if o.strip())
+    bad = [o for o in origins if o != "*" and not _ORIGIN.match(o)]
+    if bad:
+        raise SettingsError(f"AISLE_CORS_ORIGINS takes scheme://host[:port] origins or *, got {bad}")
+    return origins
+
+
+def _admin_key(env: Mapping[str, str]) -> str | None:
+    key = env.get("AISLE_ADMIN_KEY") or None
+    if key is not None and len(key) < MIN_ADMIN_KEY_CHARS:
+        raise SettingsError(
+            f"AISLE_ADMIN_KEY must be at least {MIN_ADMIN_KEY_CHARS} random characters "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return key
+
+
+def _redact_url(url: str | None) -> str | None:
+    """postgresql://user:secret@host/db -> postgresql://user:***@host/db (and ?password=...)."""
+    if not url:
+        return url
+    url = re.sub(r"(://[^:/@]+:).*@", r"\1***@", url)  # greedy: over-masking is safe
+    return re.sub(r"(password=)[^&\s]*", r"\1***", url)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -123,6 +167,16 @@ class Settings:
     fusion_dense_weight: float = 1.0
     fusion_sparse_weight: float = 3.0
     fusion_depth: int = 50
+    # The trust boundary (docs/security.md). `auth` is on for `aisle serve` (from_env: AISLE_AUTH
+    # defaults to on; the Makefile's `serve` sets it off for local development) and off for
+    # Settings built in code (tests, evals), which pass ready-made Deps.
+    auth: bool = False
+    admin_key: str | None = None  # AISLE_ADMIN_KEY: a bootstrap admin secret, every scope and catalog
+    database_url: str | None = None  # AISLE_DATABASE_URL: PostgreSQL; else SQLite in data_dir
+    key_cache_s: int = 5  # how long a replica trusts a key record it read (revocation delay elsewhere)
+    rate_limit_rps: float = 50.0  # per key, unless the key has its own; 0: keys without one are unlimited
+    rate_limit_burst: int = 100
+    cors_origins: tuple[str, ...] = ()  # AISLE_CORS_ORIGINS; empty: no CORS headers at all
 
     @property
     def llm_enabled(self) -> bool:
@@ -195,14 +249,22 @@ class Settings:
             fusion_dense_weight=_float(env, "AISLE_FUSION_DENSE_WEIGHT", 1.0),
             fusion_sparse_weight=_float(env, "AISLE_FUSION_SPARSE_WEIGHT", 3.0),
             fusion_depth=_int(env, "AISLE_FUSION_DEPTH", 50, low=1, high=1000),
+            auth=_bool(env, "AISLE_AUTH", True),
+            admin_key=_admin_key(env),
+            database_url=env.get("AISLE_DATABASE_URL") or None,
+            key_cache_s=_int(env, "AISLE_KEY_CACHE_S", 5, low=0, high=3600),
+            rate_limit_rps=_rate(env, "AISLE_RATE_LIMIT_RPS", 50.0),
+            rate_limit_burst=_int(env, "AISLE_RATE_LIMIT_BURST", 100, low=1, high=1_000_000),
+            cors_origins=_origins(env),
         )
 
     def redacted(self) -> dict[str, object]:
         """For start-up logs: every setting, secrets masked."""
         out: dict[str, object] = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        for secret in ("qdrant_api_key", "llm_api_key"):
+        for secret in ("qdrant_api_key", "llm_api_key", "admin_key"):
             if out[secret]:
                 out[secret] = "***"
+        out["database_url"] = _redact_url(self.database_url)
         for name in ("data_dir", "prompts_dir", "llm_gate_file", "complements_dir"):
             out[name] = None if out[name] is None else str(out[name])
         return out
@@ -210,6 +272,11 @@ class Settings:
     @property
     def complement_maps_dir(self) -> Path:
         return self.complements_dir or self.data_dir / "complements"
+
+    @property
+    def store_path(self) -> Path:
+        """The embedded control-plane store (when no AISLE_DATABASE_URL is set)."""
+        return self.data_dir / "control.db"
 
 
 def embedding_model_id(settings: Settings) -> str:

@@ -105,6 +105,7 @@ def serve(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[
         "AISLE_DATA_DIR": str(data_dir),
         "PORT": str(port),
         "AISLE_LOG_LEVEL": "warning",
+        "AISLE_AUTH": "off",  # local benchmark on loopback
         **extra,
     }
     return subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env)

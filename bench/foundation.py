@@ -173,7 +173,13 @@ async def main() -> None:
         .splitlines()[-1]
     )
     port = 8765
-    env = {**os.environ, "AISLE_DATA_DIR": str(tmp / served), "PORT": str(port), "AISLE_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "AISLE_DATA_DIR": str(tmp / served),
+        "PORT": str(port),
+        "AISLE_LOG_LEVEL": "warning",
+        "AISLE_AUTH": "off",
+    }
     server = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env)  # noqa: ASYNC220 - started once, before timing
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:

@@ -7,6 +7,7 @@ unexpected is a 500 that leaks nothing but the request id.
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from typing import Any
@@ -17,9 +18,12 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
@@ -28,10 +32,14 @@ from litestar.types import ExceptionHandlersMap
 from app.api.dto import ErrorBody
 from app.domain.errors import (
     AisleError,
+    AlreadyExists,
     DependencyUnavailable,
+    Forbidden,
     IndexIncompatible,
     InvalidRequest,
     NotFound,
+    RateLimited,
+    Unauthenticated,
 )
 
 log = structlog.get_logger("aisle.api")
@@ -41,6 +49,10 @@ _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 # Domain error type -> (status, error code). Most specific first: the first isinstance match wins.
 DOMAIN_STATUS: tuple[tuple[type[AisleError], int, str], ...] = (
     (InvalidRequest, HTTP_422_UNPROCESSABLE_ENTITY, "invalid_request"),
+    (Unauthenticated, HTTP_401_UNAUTHORIZED, "unauthenticated"),
+    (Forbidden, HTTP_403_FORBIDDEN, "forbidden"),
+    (RateLimited, HTTP_429_TOO_MANY_REQUESTS, "rate_limited"),
+    (AlreadyExists, HTTP_409_CONFLICT, "already_exists"),
     (NotFound, HTTP_404_NOT_FOUND, "not_found"),
     (IndexIncompatible, HTTP_409_CONFLICT, "index_incompatible"),
     (DependencyUnavailable, HTTP_503_SERVICE_UNAVAILABLE, "unavailable"),
@@ -59,6 +71,14 @@ def error_response(status: int, error: str, message: str, field: str | None = No
     return Response(body, status_code=status, media_type=MediaType.JSON)
 
 
+def _headers(exc: AisleError) -> dict[str, str]:
+    if isinstance(exc, Unauthenticated):
+        return {"WWW-Authenticate": 'Bearer realm="aisle"'}
+    if isinstance(exc, RateLimited):  # whole seconds (RFC 9110), never 0: "now" would mean a retry storm
+        return {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+    return {}
+
+
 def handle_domain_error(_: Request[Any, Any, Any], exc: AisleError) -> Response[ErrorBody]:
     for kind, status, code in DOMAIN_STATUS:
         if isinstance(exc, kind):
@@ -66,7 +86,9 @@ def handle_domain_error(_: Request[Any, Any, Any], exc: AisleError) -> Response[
                 log.error("domain_error", exc_info=exc)
             field = exc.field if isinstance(exc, InvalidRequest) else None
             message = exc.message if isinstance(exc, InvalidRequest) else str(exc)
-            return error_response(status, code, message, field)
+            response = error_response(status, code, message, field)
+            response.headers.update(_headers(exc))
+            return response
     raise AssertionError("AisleError is the last row of DOMAIN_STATUS")  # pragma: no cover
 
 

@@ -17,6 +17,7 @@ from litestar.response.sse import ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from app.api.auth import requires
 from app.api.dto import (
     AssistantRequest,
     AssistantResponse,
@@ -36,6 +37,7 @@ from app.api.dto import (
 )
 from app.api.request_log import annotate
 from app.assistant.service import AssistantResult, AssistantService, Finished, ItemsReady, ReplyToken
+from app.auth.principal import Principal
 from app.bundles.service import BundleResult, BundleService
 from app.domain.errors import AisleError
 from app.domain.models import validate_catalog_name
@@ -136,11 +138,15 @@ class CatalogController(Controller):
     path = "/v1/catalogs"
     tags = ["catalogs"]  # noqa: RUF012 - litestar reads a class attribute
 
-    @get("/", summary="List catalogs with their product counts")
-    async def list_catalogs(self, service: NamedDependency[RecommendationService]) -> CatalogList:
+    @requires("any")
+    @get("/", summary="List the catalogs this key may see, with their product counts")
+    async def list_catalogs(
+        self, service: NamedDependency[RecommendationService], principal: NamedDependency[Principal]
+    ) -> CatalogList:
         catalogs = await service.catalogs()
-        return CatalogList([CatalogOut(c.name, c.product_count) for c in catalogs])
+        return CatalogList([CatalogOut(c.name, c.product_count) for c in catalogs if principal.sees(c.name)])
 
+    @requires("search")
     @post("/{catalog:str}/search", status_code=HTTP_200_OK, summary="Search a catalog by text")
     async def search(
         self,
@@ -161,6 +167,7 @@ class CatalogController(Controller):
         )
         return _respond(catalog, result, state)
 
+    @requires("search")
     @post(
         "/{catalog:str}/similar",
         status_code=HTTP_200_OK,
@@ -186,6 +193,7 @@ class CatalogController(Controller):
         )
         return _respond(catalog, result, state)
 
+    @requires("search")
     @post(
         "/{catalog:str}/assistant",
         status_code=HTTP_200_OK,
@@ -228,6 +236,7 @@ class CatalogController(Controller):
 
         return ServerSentEvent(events())
 
+    @requires("search")
     @post(
         "/{catalog:str}/bundles",
         status_code=HTTP_200_OK,
@@ -246,6 +255,7 @@ class CatalogController(Controller):
         _record_bundle(catalog, result, state)
         return BundleResponse.of(result)
 
+    @requires("search")
     @get("/{catalog:str}/complements", summary="The catalog's complement maps (merchandiser, learned)")
     async def get_complements(
         self, catalog: CatalogName, bundles: NamedDependency[BundleService]
@@ -253,6 +263,7 @@ class CatalogController(Controller):
         validate_catalog_name(catalog)
         return await _complements(catalog, bundles)
 
+    @requires("write")
     @put("/{catalog:str}/complements", summary="Set the merchandiser's complement map (validated)")
     async def put_complements(
         self, catalog: CatalogName, data: JSONBody[ComplementsIn], bundles: NamedDependency[BundleService]
@@ -262,6 +273,7 @@ class CatalogController(Controller):
         await bundles.set_merchandiser_map(catalog, data.complements)
         return await _complements(catalog, bundles)
 
+    @requires("search")
     @get("/{catalog:str}/products/{product_id:str}", summary="One product by id")
     async def product(
         self, catalog: CatalogName, product_id: FromPath[str], service: NamedDependency[RecommendationService]

@@ -89,3 +89,32 @@ class LLMInvalidOutput(LLMUnavailable):
     """The answer was not usable: not JSON, wrong shape, no valid candidate id, empty, refused."""
 
     reason = "invalid_output"
+
+
+class Unauthenticated(AisleError):
+    """No API key, or one that is unknown, malformed or revoked (HTTP 401)."""
+
+
+class Forbidden(AisleError):
+    """The key is valid but lacks the scope the route needs (HTTP 403). A catalog the key is not
+    bound to is reported as CatalogNotFound instead, so a key cannot learn which catalogs exist."""
+
+
+class RateLimited(AisleError):
+    """The key spent its token bucket (HTTP 429 with Retry-After)."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"rate limit exceeded; retry in {retry_after_s:.1f} s")
+        self.retry_after_s = retry_after_s
+
+
+class AlreadyExists(AisleError):
+    """Something the caller asked to create exists already (HTTP 409)."""
+
+
+class StoreUnavailable(DependencyUnavailable):
+    """The control-plane store (SQLite or PostgreSQL) could not be read or written."""
+
+
+class StoreIncompatible(AisleError):
+    """The store's schema disagrees with this code: an applied migration was edited afterwards."""

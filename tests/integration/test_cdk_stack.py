@@ -67,8 +67,8 @@ def test_the_api_uses_the_qdrant_server_adapter_redis_and_secret_keys(in_vpc: Te
     assert env["AISLE_EMBED_THREADS"] == "1"
     assert env["LLM_MODEL"] == "gpt-4.1-mini"
     assert "REDIS_URL" in env
-    assert {s["Name"] for s in container["Secrets"]} == {"QDRANT_API_KEY", "LLM_API_KEY"}
-    assert not {"QDRANT_API_KEY", "LLM_API_KEY"} & set(env)
+    assert {s["Name"] for s in container["Secrets"]} == {"QDRANT_API_KEY", "LLM_API_KEY", "AISLE_ADMIN_KEY"}
+    assert not {"QDRANT_API_KEY", "LLM_API_KEY", "AISLE_ADMIN_KEY"} & set(env)
     in_vpc.has_resource_properties(
         "AWS::ElastiCache::ReplicationGroup",
         {"TransitEncryptionEnabled": True, "MultiAZEnabled": True, "NumCacheClusters": 2},

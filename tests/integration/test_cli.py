@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from app.adapters.sqlite_store import SQLiteControlStore
+from app.auth.tokens import key_id_of
+from app.bundles.complements import ComplementMap
 from app.cli import main
 
 pytestmark = pytest.mark.integration
@@ -59,16 +66,93 @@ def test_complements_learn_writes_a_map_from_compatibility_statements_or_outfits
     ]
     catalog = tmp_path / "shop.jsonl"
     catalog.write_text("\n".join(rows) + "\n")
-    monkeypatch.setenv("AISLE_COMPLEMENTS_DIR", str(tmp_path / "maps"))
+    monkeypatch.setenv("AISLE_DATA_DIR", str(tmp_path / "var"))
     assert main(["complements", "learn", "--catalog", "shop", "--from-compatibility", str(catalog)]) == 0
-    learned = json.loads((tmp_path / "maps" / "shop.learned.json").read_text())
-    assert learned["complements"] == {"printers": ["toner"]}
+    store = SQLiteControlStore(tmp_path / "var" / "control.db")
+    learned = asyncio.run(store.get("shop", "learned"))
+    assert learned is not None
+    assert learned.complements == {"printers": ("toner",)}
     outfits = tmp_path / "outfits.tsv"
     outfits.write_text(
         "image_signature label\n" + "".join(f"o{n}\tx\tPants\no{n}\tx\tShoes\n" for n in range(6))
     )
     assert main(["complements", "learn", "--catalog", "fashion", "--from-outfits", str(outfits)]) == 0
-    assert json.loads((tmp_path / "maps" / "fashion.learned.json").read_text())["complements"]["pants"] == [
-        "shoes"
-    ]
+    fashion = asyncio.run(store.get("fashion", "learned"))
+    assert fashion is not None
+    assert fashion.complements["pants"] == ("shoes",)
     assert "learned 2 complements" in capsys.readouterr().out
+    asyncio.run(store.close())
+
+
+def test_keys_create_list_revoke_on_the_store_the_server_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AISLE_DATA_DIR", str(tmp_path / "var"))
+    args = ["keys", "create", "--name", "storefront", "--scope", "search", "--catalog", "shop"]
+    assert main([*args, "--catalog", "outlet", "--rate-limit", "5", "--burst", "10"]) == 0
+    out, err = capsys.readouterr()
+    token = out.strip()
+    key_id = key_id_of(token)
+    assert key_id is not None
+    assert f"created key {key_id} (search on shop, outlet)" in err
+    assert (
+        main(["keys", "create", "--name", "ops", "--scope", "admin", "--scope", "search", "--all-catalogs"])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["keys", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert f"{key_id}\tstorefront\tsearch\tshop,outlet\t5/s burst 10\t" in listing
+    assert "\tops\tadmin,search\t*\t-\t" in listing
+    assert token not in listing
+    assert main(["keys", "revoke", key_id]) == 0
+    assert main(["keys", "revoke", "nosuchkeyx"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["keys", "list"]) == 0
+    revoked = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(key_id))
+    assert not revoked.endswith("\t-")
+    assert main(["keys", "create", "--name", "x", "--scope", "search", "--catalog", "Bad Name"]) == 1
+
+
+def test_db_migrate_is_idempotent_and_imports_complement_files_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    maps = tmp_path / "var" / "complements"
+    maps.mkdir(parents=True)
+    (maps / "shop.merchandiser.json").write_text(
+        json.dumps({"source": "merchandiser", "provenance": "api", "complements": {"cameras": ["bags"]}})
+    )
+    (maps / "notes.txt").write_text("not a map")
+    monkeypatch.setenv("AISLE_DATA_DIR", str(tmp_path / "var"))
+    assert main(["db", "migrate"]) == 0
+    out = capsys.readouterr().out
+    assert "applied migrations [1]" in out
+    assert "shop.merchandiser.json" in out
+    assert main(["db", "migrate"]) == 0
+    assert "none (up to date); imported no complement files" in capsys.readouterr().out
+    store = SQLiteControlStore(tmp_path / "var" / "control.db")
+    assert asyncio.run(store.get("shop", "merchandiser")) == ComplementMap(
+        "merchandiser", {"cameras": ("bags",)}, "api"
+    )
+    asyncio.run(store.close())
+
+
+def test_serve_refuses_to_start_with_auth_on_and_no_admin_key(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "AISLE_DATA_DIR": str(tmp_path),
+        "QDRANT_URL": ":memory:",
+        "PORT": "1",
+        "HF_HUB_OFFLINE": "1",
+    }
+    for name in ("AISLE_AUTH", "AISLE_ADMIN_KEY"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "serve"],
+        env=env,
+        capture_output=True,
+        timeout=180,
+        cwd=Path(__file__).parents[2],
+    )
+    assert result.returncode != 0
+    assert "AISLE_ADMIN_KEY" in (result.stdout + result.stderr).decode()

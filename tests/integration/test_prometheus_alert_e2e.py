@@ -52,6 +52,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[str, str]]:
         "AISLE_INGEST_THREADS": "1",
         "HF_HUB_OFFLINE": "1",
         "AISLE_LOG_LEVEL": "warning",
+        "AISLE_AUTH": "off",  # a loopback test server; auth has its own tests
     }
     catalog = tmp_path / "shop.jsonl"
     catalog.write_text(

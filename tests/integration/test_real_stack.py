@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from app.adapters.complement_files import FileComplementStore
 from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.qdrant_server_index import QdrantServerIndex
 from app.adapters.sentence_transformer_embedder import SentenceTransformerEmbedder
+from app.adapters.sqlite_store import SQLiteControlStore
 from app.bundles.complements import learn_from_compatibility
 from app.domain.models import Product
 from app.domain.service import RecommendationService
@@ -136,12 +136,14 @@ def client(
     edge_dir: Path, model: SentenceTransformerEmbedder, products: list[Product]
 ) -> Iterator[TestClient]:  # type: ignore[type-arg]
     index = EdgeVectorIndex(edge_dir)
-    asyncio.run(
-        FileComplementStore(edge_dir / "complements").put("icecat", learn_from_compatibility(products))
-    )
-    with TestClient(create_app(Settings(data_dir=edge_dir), Deps(embedder=model, index=index))) as client:
+    store = SQLiteControlStore(edge_dir / "control.db")
+    asyncio.run(store.migrate())
+    asyncio.run(store.put("icecat", learn_from_compatibility(products)))
+    deps = Deps(embedder=model, index=index, store=store)
+    with TestClient(create_app(Settings(data_dir=edge_dir), deps)) as client:
         yield client
     asyncio.run(index.close())
+    asyncio.run(store.close())
 
 
 def test_the_http_api_serves_real_search_and_similar_items(client: TestClient) -> None:  # type: ignore[type-arg]

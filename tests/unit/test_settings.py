@@ -59,3 +59,33 @@ def test_llm_settings_need_a_model_and_keep_the_key_secret() -> None:
     assert settings.llm_enabled
     assert settings.prompt_pins == (("rerank", "v1"),)
     assert "sk-secret" not in repr(settings.redacted())
+
+
+def test_auth_is_on_unless_turned_off_and_its_settings_are_checked() -> None:
+    assert Settings.from_env({}).auth is True
+    assert Settings.from_env({"AISLE_AUTH": "off"}).auth is False
+    assert Settings().auth is False  # built in code (tests, evals): they pass ready-made Deps
+    with pytest.raises(SettingsError, match="AISLE_ADMIN_KEY"):
+        Settings.from_env({"AISLE_ADMIN_KEY": "short"})
+    with pytest.raises(SettingsError, match="AISLE_CORS_ORIGINS"):
+        Settings.from_env({"AISLE_CORS_ORIGINS": "https://ok.example, not an origin"})
+    s = Settings.from_env(
+        {"AISLE_CORS_ORIGINS": "https://a.example, http://localhost:3000", "AISLE_RATE_LIMIT_RPS": "0.5"}
+    )
+    assert s.cors_origins == ("https://a.example", "http://localhost:3000")
+    assert s.rate_limit_rps == 0.5
+
+
+def test_redacted_settings_mask_the_admin_key_and_the_database_password() -> None:
+    s = Settings.from_env(
+        {
+            "AISLE_ADMIN_KEY": "k" * 40,
+            "AISLE_DATABASE_URL": "postgresql://aisle:s3cret@db:5432/aisle?sslmode=require",
+        }
+    )
+    out = s.redacted()
+    assert out["admin_key"] == "***"
+    assert out["database_url"] == "postgresql://aisle:***@db:5432/aisle?sslmode=require"
+    assert "s3cret" not in repr(out)
+    dsn = Settings(database_url="host=db user=aisle password=s3cret dbname=aisle").redacted()
+    assert "s3cret" not in str(dsn["database_url"])

@@ -7,7 +7,7 @@
   through Cloud Map (`qdrant.aisle.internal:6333`), or an external Qdrant cluster
   (`aisle:qdrant=external`, `aisle:qdrant_url`). Its API key is a generated secret.
 - Shared LLM cache: ElastiCache Redis (two nodes, Multi-AZ, TLS in transit) -> `REDIS_URL`.
-- Secrets (LLM key, Qdrant key) reach the containers as ECS secrets, never as plain environment.
+- Secrets (LLM key, Qdrant key, the bootstrap admin API key) reach the containers as ECS secrets, never as plain environment.
 - Ingestion: a task definition for `aisle ingest` on the same image (run it with `aws ecs run-task`).
 - Alarms (SNS): ALB 5xx share, p99 target latency over the 300 ms search SLO, unhealthy targets.
 """
@@ -61,6 +61,15 @@ class AisleStack(Stack):
             "LlmApiKey",
             description="Aisle: LLM provider API key (set the value after the first deploy)",
         )
+        # Auth is on in production and the API refuses to start without an admin key (docs/security.md).
+        self.admin_key = secrets.Secret(
+            self,
+            "AdminApiKey",
+            description="Aisle: bootstrap admin API key (AISLE_ADMIN_KEY)",
+            generate_secret_string=secrets.SecretStringGenerator(
+                exclude_punctuation=True, password_length=48
+            ),
+        )
         self.service_sg = ec2.SecurityGroup(self, "ApiTasks", vpc=self.vpc, description="Aisle API tasks")
         qdrant_url = self._qdrant() if config.qdrant == "in_vpc" else str(config.qdrant_url)
         redis_url = self._redis()
@@ -91,6 +100,7 @@ class AisleStack(Stack):
         task_secrets = {
             "QDRANT_API_KEY": ecs.Secret.from_secrets_manager(self.qdrant_key),
             "LLM_API_KEY": ecs.Secret.from_secrets_manager(self.llm_key),
+            "AISLE_ADMIN_KEY": ecs.Secret.from_secrets_manager(self.admin_key),
         }
         log_group = logs.LogGroup(
             self,
