@@ -39,8 +39,6 @@ from app.api.routes import CatalogController, healthz, metrics_endpoint, readyz
 from app.assistant.service import AssistantService
 from app.bundles.service import BundleService
 from app.domain.models import Fusion
-from app.domain.service import RecommendationService, Retrieval
-from app.domain.vocabulary import Vocabularies
 from app.llm.gate import EvalGate
 from app.llm.prompts import load_prompts
 from app.llm.resilience import Bulkhead, CircuitBreaker
@@ -48,7 +46,9 @@ from app.llm.stage import LLMStage, LLMStageSettings
 from app.observability.metrics import Metrics
 from app.observability.tracing import Tracing, build_tracing
 from app.ports import Cache, Embedder, LLMClient, VectorIndex
+from app.search.service import RecommendationService, Retrieval
 from app.settings import Settings
+from app.vocabularies import Vocabularies
 
 log = structlog.get_logger("aisle")
 

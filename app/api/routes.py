@@ -39,9 +39,10 @@ from app.assistant.service import AssistantResult, AssistantService, Finished, I
 from app.bundles.service import BundleResult, BundleService
 from app.domain.errors import AisleError
 from app.domain.models import validate_catalog_name
-from app.domain.service import RecommendationService, RetrievalResult
+from app.domain.search import RetrievalResult
 from app.llm.stage import Answer
 from app.observability.metrics import BREAKER_STATES, Metrics
+from app.search.service import RecommendationService
 
 CatalogName = Annotated[str, PathParameter(description="catalog name", max_length=63)]
 

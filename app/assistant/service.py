@@ -21,7 +21,6 @@ from typing import Any, Literal
 import structlog
 
 from app.assistant.conversation import Turn, transcript, validate_conversation
-from app.assistant.grounding import ground_reply
 from app.assistant.intent import (
     Intent,
     brand_hints,
@@ -31,12 +30,15 @@ from app.assistant.intent import (
 from app.assistant.parser import IntentParser, shown_prices
 from app.assistant.replies import template_reason, template_reply
 from app.domain.errors import InvalidRequest, LLMInvalidOutput
+from app.domain.grounding import ground_reply
 from app.domain.models import ScoredProduct
-from app.domain.service import RecommendationService, elapsed_ms
-from app.domain.vocabulary import Vocabularies, Vocabulary
+from app.domain.vocabulary import Vocabulary
 from app.llm.output import compact_facts, extract_json, parse_reasons
 from app.llm.stage import Answer, LLMStage
+from app.observability.timing import elapsed_ms
 from app.ports import VectorIndex
+from app.search.service import RecommendationService
+from app.vocabularies import Vocabularies
 
 log = structlog.get_logger("aisle.assistant")
 

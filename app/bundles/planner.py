@@ -17,8 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from app.bundles.complements import ComplementMap
-from app.bundles.complements import Source as MapSource
+from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.errors import InvalidRequest, LLMInvalidOutput
 from app.domain.models import Product, filter_key
 from app.domain.vocabulary import Vocabulary
@@ -34,7 +33,7 @@ class SlotPlan:
     fallback: str | None = None  # why the LLM proposal was not used, when it was tried
 
 
-LoadMap = Callable[[MapSource], Awaitable[ComplementMap | None]]
+LoadMap = Callable[[ComplementSource], Awaitable[ComplementMap | None]]
 ProposeSlots = Callable[
     [Sequence[Product], Sequence[str], int], Awaitable[tuple[tuple[str, ...], str | None]]
 ]

@@ -21,20 +21,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from app.assistant.grounding import ground_reply
-from app.assistant.replies import money
 from app.bundles.compatibility import fits
-from app.bundles.complements import ComplementMap, validate_map
+from app.bundles.complements import validate_map
 from app.bundles.compose import Composition, model_line, parse_composition, vector_compose
 from app.bundles.planner import SlotPlan, anchor_facts, parse_slots, plan_slots
+from app.domain.complements import ComplementMap
 from app.domain.errors import InvalidRequest, ProductNotFound
+from app.domain.grounding import ground_reply
 from app.domain.lexical import query_vector
 from app.domain.models import Filters, Fusion, IndexRecord, Product, ScoredProduct, VectorQuery, filter_key
-from app.domain.service import elapsed_ms
-from app.domain.vocabulary import Vocabularies
+from app.domain.money import money
 from app.llm.output import compact_facts
 from app.llm.stage import Answer, LLMStage
+from app.observability.timing import elapsed_ms
 from app.ports import ComplementStore, VectorIndex
+from app.vocabularies import Vocabularies
 
 Compose = Literal["llm", "vector"]
 POOL = 60  # candidates fetched per slot before the hard constraints

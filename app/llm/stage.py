@@ -31,7 +31,7 @@ from app.domain.errors import (
 )
 from app.domain.llm import ChatMessage, LLMRequest
 from app.domain.models import ScoredProduct
-from app.domain.service import RerankMode, normalize_query
+from app.domain.search import Ranking, RerankMode, normalize_query
 from app.llm.gate import EvalGate
 from app.llm.output import compact_facts, merge_ranking, parse_ranking, parse_reasons
 from app.llm.prompts import PromptTemplate
@@ -41,7 +41,6 @@ from app.ports import Cache, LLMClient
 log = structlog.get_logger("aisle.llm")
 T = TypeVar("T")
 
-Ranking = Literal["llm", "vector"]
 _TRANSIENT = (LLMConnectionError, LLMServerError, LLMRateLimited, LLMTimeout)
 _MIN_ATTEMPT_S = 0.05  # not worth starting an attempt with less time than this left
 

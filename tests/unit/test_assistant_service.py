@@ -14,10 +14,10 @@ from app.assistant.service import AssistantResult, AssistantService, Finished, I
 from app.domain.errors import CatalogNotFound, InvalidRequest, LLMServerError
 from app.domain.llm import LLMRequest
 from app.domain.models import Product
-from app.domain.service import RecommendationService
 from app.llm.prompts import load_prompts
 from app.llm.resilience import Bulkhead, CircuitBreaker
 from app.llm.stage import LLMStage, LLMStageSettings
+from app.search.service import RecommendationService
 from app.settings import PROMPTS_DIR
 from embeddings.ingest import ingest
 from tests.assistant_catalog import SHOP

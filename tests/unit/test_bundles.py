@@ -13,16 +13,17 @@ import pytest
 from app.adapters.complement_files import FileComplementStore
 from app.adapters.memory_cache import MemoryCache
 from app.bundles.compatibility import fits, model_tokens
-from app.bundles.complements import ComplementMap, learn_from_compatibility, learn_from_outfits, validate_map
+from app.bundles.complements import learn_from_compatibility, learn_from_outfits, validate_map
 from app.bundles.compose import model_line
 from app.bundles.service import BundleQuery, BundleResult, BundleRules, BundleService, gender_compatible
+from app.domain.complements import ComplementMap
 from app.domain.errors import InvalidRequest, LLMServerError, ProductNotFound
 from app.domain.models import Product
-from app.domain.vocabulary import Vocabularies
 from app.llm.prompts import load_prompts
 from app.llm.resilience import Bulkhead, CircuitBreaker
 from app.llm.stage import LLMStage, LLMStageSettings
 from app.settings import PROMPTS_DIR
+from app.vocabularies import Vocabularies
 from embeddings.ingest import ingest
 from tests.bundle_catalog import CAMERA, JEANS, PRINTER, SHOP
 from tests.fakes import HashingEmbedder, InMemoryVectorIndex, ScriptedLLM

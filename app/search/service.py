@@ -1,4 +1,4 @@
-"""The use cases the API and the evals share: search, similar items, catalog reads.
+"""The search use case the API and the evals share: search, similar items, catalog reads.
 
 Plain async code over the ports. Retrieval first (the embedder is CPU-bound and blocking, so it
 runs in a worker thread), then the optional LLM stage, which can only re-order or explain the
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from opentelemetry import trace
@@ -19,57 +19,19 @@ from opentelemetry import trace
 from app.domain.errors import InvalidRequest, ProductNotFound
 from app.domain.lexical import query_vector
 from app.domain.models import CatalogInfo, Filters, Fusion, Product, ScoredProduct, VectorQuery
+from app.domain.search import RerankMode, RetrievalMode, RetrievalResult, Timings, normalize_query
+from app.observability.timing import elapsed_ms
 from app.ports import Embedder, VectorIndex
 
 if TYPE_CHECKING:
     from app.llm.stage import LLMStage
 
-RerankMode = Literal["none", "llm", "auto"]
-RetrievalMode = Literal["dense", "hybrid", "lexical"]
-
 MAX_QUERY_CHARS = 1000
-
-
-def normalize_query(text: str) -> str:
-    """Collapse whitespace; the model is case-aware enough that case is kept."""
-    return " ".join(text.split())
-
-
-@dataclass(frozen=True, slots=True)
-class Timings:
-    embed_ms: float = 0.0
-    search_ms: float = 0.0
-    llm_ms: float = 0.0
-    total_ms: float = 0.0
-
-    def as_dict(self) -> dict[str, float]:
-        return {
-            "embed": round(self.embed_ms, 3),
-            "search": round(self.search_ms, 3),
-            "llm": round(self.llm_ms, 3),
-            "total": round(self.total_ms, 3),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class RetrievalResult:
-    items: list[ScoredProduct]
-    timings: Timings = field(default_factory=Timings)
-    ranking: Literal["llm", "vector"] = "vector"
-    fallback: str | None = None
-    cache: Literal["hit", "miss"] | None = None
-    reasons: dict[str, str] = field(default_factory=dict)
-    llm_calls: int = 0
-    llm_tokens: int = 0
 
 
 def similar_query(positives: Iterable[Product]) -> str:
     """What the LLM is told a similar-items request is looking for."""
     return "items similar to: " + "; ".join(p.title for p in positives)
-
-
-def elapsed_ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000.0
 
 
 @dataclass(frozen=True, slots=True)
