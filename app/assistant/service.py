@@ -32,6 +32,7 @@ from app.assistant.replies import template_reason, template_reply
 from app.domain.errors import InvalidRequest, LLMInvalidOutput
 from app.domain.grounding import ground_reply
 from app.domain.models import ScoredProduct
+from app.domain.search import Ranking
 from app.domain.vocabulary import Vocabulary
 from app.llm.output import compact_facts, extract_json, parse_reasons
 from app.llm.stage import Answer, LLMStage
@@ -70,7 +71,7 @@ class AssistantResult:
     intent: Intent = field(default_factory=Intent)
     intent_source: Literal["llm", "parser"] = "parser"
     reply_source: Literal["llm", "template"] = "template"
-    ranking: Literal["llm", "vector"] = "vector"
+    ranking: Ranking = "vector"
     fallback: str | None = None
     fallback_stage: str | None = None
     timings: dict[str, float] = field(default_factory=dict)

@@ -31,6 +31,7 @@ from app.domain.grounding import ground_reply
 from app.domain.lexical import query_vector
 from app.domain.models import Filters, Fusion, IndexRecord, Product, ScoredProduct, VectorQuery, filter_key
 from app.domain.money import money
+from app.domain.search import Ranking
 from app.llm.output import compact_facts
 from app.llm.stage import Answer, LLMStage
 from app.observability.timing import elapsed_ms
@@ -81,7 +82,7 @@ class BundleResult:
     plan: SlotPlan
     total_price: float = 0.0
     rationale: str | None = None
-    ranking: Literal["llm", "vector"] = "vector"
+    ranking: Ranking = "vector"
     fallback: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     llm_tasks: list[tuple[str, Answer[Any]]] = field(default_factory=list)

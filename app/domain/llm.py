@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
+CacheState = Literal["hit", "miss"]  # whether an LLM answer came from the cache
 
 
 @dataclass(frozen=True, slots=True)

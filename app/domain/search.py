@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from app.domain.llm import CacheState
 from app.domain.models import ScoredProduct
 
 RerankMode = Literal["none", "llm", "auto"]
@@ -38,9 +39,9 @@ class Timings:
 class RetrievalResult:
     items: list[ScoredProduct]
     timings: Timings = field(default_factory=Timings)
-    ranking: Literal["llm", "vector"] = "vector"
+    ranking: Ranking = "vector"
     fallback: str | None = None
-    cache: Literal["hit", "miss"] | None = None
+    cache: CacheState | None = None
     reasons: dict[str, str] = field(default_factory=dict)
     llm_calls: int = 0
     llm_tokens: int = 0

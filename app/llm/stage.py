@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import anyio
 import structlog
@@ -29,7 +29,7 @@ from app.domain.errors import (
     LLMTimeout,
     LLMUnavailable,
 )
-from app.domain.llm import ChatMessage, LLMRequest
+from app.domain.llm import CacheState, ChatMessage, LLMRequest
 from app.domain.models import ScoredProduct
 from app.domain.search import Ranking, RerankMode, normalize_query
 from app.llm.gate import EvalGate
@@ -66,7 +66,7 @@ class StageOutcome:
     items: list[ScoredProduct]
     ranking: Ranking = "vector"
     fallback: str | None = None
-    cache: Literal["hit", "miss"] | None = None
+    cache: CacheState | None = None
     reasons: dict[str, str] = field(default_factory=dict)
     llm_ms: float = 0.0
     calls: int = 0
@@ -81,7 +81,7 @@ class Answer(Generic[T]):
 
     value: T | None = None
     fallback: str | None = None
-    cache: Literal["hit", "miss"] | None = None
+    cache: CacheState | None = None
     llm_ms: float = 0.0
     calls: int = 0
     prompt_tokens: int = 0
