@@ -195,6 +195,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             active.embedder, active.index, stage, build_retrieval(settings), telemetry.tracer
         )
         app.state.service = service
+        app.state.llm_stage = stage
         vocabularies = Vocabularies(active.index)
         app.state.assistant = AssistantService(service, active.index, stage, vocabularies=vocabularies)
         app.state.bundles = BundleService(

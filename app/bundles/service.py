@@ -15,25 +15,25 @@ each candidate list. Every LLM failure returns the vector composition flagged wi
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 from app.bundles.compatibility import fits
 from app.bundles.complements import validate_map
-from app.bundles.compose import Composition, model_line, parse_composition, vector_compose
-from app.bundles.planner import SlotPlan, anchor_facts, parse_slots, plan_slots
+from app.bundles.compose import Composition, model_line, vector_compose
+from app.bundles.planner import ProposeSlots, SlotPlan, plan_slots
+from app.bundles.tasks import bundle_task, slots_task
 from app.domain.complements import ComplementMap
 from app.domain.errors import InvalidRequest, ProductNotFound
 from app.domain.grounding import ground_reply
 from app.domain.lexical import query_vector
+from app.domain.llm import LLMUsage
 from app.domain.models import Filters, Fusion, IndexRecord, Product, ScoredProduct, VectorQuery, filter_key
 from app.domain.money import money
 from app.domain.search import Ranking
-from app.llm.output import compact_facts
-from app.llm.stage import Answer, LLMStage
+from app.llm.stage import LLMStage
 from app.observability.timing import elapsed_ms
 from app.ports import ComplementStore, VectorIndex
 from app.vocabularies import Vocabularies
@@ -85,7 +85,7 @@ class BundleResult:
     ranking: Ranking = "vector"
     fallback: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    llm_tasks: list[tuple[str, Answer[Any]]] = field(default_factory=list)
+    llm: list[LLMUsage] = field(default_factory=list)  # one record per LLM task run
 
 
 def _gender(p: Product) -> str | None:
@@ -145,7 +145,7 @@ class BundleService:
         timings = {"retrieve": _ms(start)}
 
         step = time.perf_counter()
-        llm_tasks: list[tuple[str, Answer[Any]]] = []
+        llm_tasks: list[LLMUsage] = []
         pinned = {filter_key(records[p].product.category): records[p] for p in dict.fromkeys(q.rules.pin)}
         plan = await plan_slots(
             anchor_products,
@@ -169,7 +169,7 @@ class BundleService:
 
         fixed = {s: ScoredProduct(r.product, 1.0, r.content_hash) for s, r in pinned.items()}
         vector = vector_compose(candidates, fixed, q.max_total)
-        result = BundleResult(anchor_products, [], plan, llm_tasks=llm_tasks)
+        result = BundleResult(anchor_products, [], plan, llm=llm_tasks)
         composition = vector
         step = time.perf_counter()
         if q.compose == "llm":
@@ -211,25 +211,15 @@ class BundleService:
         if q.max_total is not None and q.max_total <= 0:
             raise InvalidRequest("budget.max_total", "must be positive")
 
-    def _proposer(self, catalog: str, tasks: list[tuple[str, Answer[Any]]]) -> Any:
+    def _proposer(self, catalog: str, tasks: list[LLMUsage]) -> ProposeSlots:
         stage = self._stage
         assert stage is not None
 
         async def propose(
             anchors: Sequence[Product], allowed: Sequence[str], limit: int
         ) -> tuple[tuple[str, ...], str | None]:
-            answer = await stage.ask(
-                "slots",
-                {
-                    "anchor": anchor_facts(anchors),
-                    "categories": json.dumps(list(allowed)),
-                    "count": str(limit),
-                },
-                lambda text: parse_slots(text, allowed, limit),
-                key_material=[catalog, [a.id for a in anchors], list(allowed), limit],
-                enums={"slots": list(allowed)},
-            )
-            tasks.append(("slots", answer))
+            answer = await stage.run(slots_task(catalog, anchors, allowed, limit))
+            tasks.append(answer.usage)
             return answer.value or (), answer.fallback
 
         return propose
@@ -303,34 +293,8 @@ class BundleService:
         shown = {s: list(items[:SHOWN]) for s, items in candidates.items() if items}
         if not shown:
             return vector
-        currency = anchors[0].currency
-        blocks = [f"Slot: {s} (fixed by the merchandiser): {i.product.title}" for s, i in pinned.items()]
-        blocks += [f"Slot: {s}\n{compact_facts(items)}" for s, items in shown.items()]
-        remaining = (
-            q.max_total - sum(i.product.price or 0.0 for i in pinned.values()) if q.max_total else None
-        )
-        answer = await self._stage.ask(
-            "bundle",
-            {
-                "anchor": anchor_facts(anchors),
-                "slots": "\n\n".join(blocks),
-                "budget": money(remaining, currency) if remaining is not None else "none",
-            },
-            lambda text: parse_composition(text, shown, vector, pinned, q.max_total),
-            key_material=[
-                catalog,
-                [(a.id, a.title) for a in anchors],
-                {s: [(i.product.id, i.content_hash) for i in items] for s, items in shown.items()},
-                sorted((s, i.product.id) for s, i in pinned.items()),
-                q.max_total,
-            ],
-            enums={
-                "picks": [i.product.id for items in shown.values() for i in items],
-                "picks.slot": list(shown),
-            },
-            max_items={"picks": len(shown)},
-        )
-        result.llm_tasks.append(("bundle", answer))
+        answer = await self._stage.run(bundle_task(catalog, anchors, shown, pinned, vector, q.max_total))
+        result.llm.append(answer.usage)
         if answer.value is None:
             result.fallback = answer.fallback
             return vector

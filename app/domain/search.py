@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from app.domain.llm import CacheState
+from app.domain.llm import CacheState, LLMUsage
 from app.domain.models import ScoredProduct
 
 RerankMode = Literal["none", "llm", "auto"]
@@ -40,8 +40,21 @@ class RetrievalResult:
     items: list[ScoredProduct]
     timings: Timings = field(default_factory=Timings)
     ranking: Ranking = "vector"
-    fallback: str | None = None
-    cache: CacheState | None = None
     reasons: dict[str, str] = field(default_factory=dict)
-    llm_calls: int = 0
-    llm_tokens: int = 0
+    llm: tuple[LLMUsage, ...] = ()  # the LLM step, when it was asked for: one record
+
+    @property
+    def fallback(self) -> str | None:
+        return next((u.fallback for u in self.llm if u.fallback is not None), None)
+
+    @property
+    def cache(self) -> CacheState | None:
+        return next((u.cache for u in self.llm if u.cache is not None), None)
+
+    @property
+    def llm_calls(self) -> int:
+        return sum(u.calls for u in self.llm)
+
+    @property
+    def llm_tokens(self) -> int:
+        return sum(u.tokens for u in self.llm)
