@@ -40,9 +40,9 @@ from app.adapters.complement_files import FileComplementStore
 from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.memory_cache import MemoryCache
 from app.adapters.openai_llm_client import OpenAILLMClient
+from app.bundles.candidates import gender_compatible
 from app.bundles.compatibility import compatibility_text, fits, model_tokens
 from app.bundles.complements import learn_from_compatibility, learn_from_outfits, read_outfits
-from app.bundles.service import gender_compatible
 from app.domain.complements import ComplementMap
 from app.domain.models import Product, filter_key
 from app.main import Deps, build_embedder

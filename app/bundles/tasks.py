@@ -34,10 +34,11 @@ def bundle_task(
     pinned: Mapping[str, ScoredProduct],
     vector: Composition,
     max_total: float | None,
+    remaining: float | None,
 ) -> Task[Composition]:
-    """One pick per slot from that slot's shown candidates, pinned slots untouched, within budget;
-    slots the LLM skips keep the vector choice."""
-    remaining = max_total - sum(i.product.price or 0.0 for i in pinned.values()) if max_total else None
+    """One pick per slot from that slot's shown candidates, pinned slots untouched, the whole
+    within `max_total` (`remaining` is what the open slots may spend); slots the LLM skips keep
+    the vector choice."""
     blocks = [f"Slot: {s} (fixed by the merchandiser): {i.product.title}" for s, i in pinned.items()]
     blocks += [f"Slot: {s}\n{compact_facts(items)}" for s, items in shown.items()]
     return Task(

@@ -12,10 +12,11 @@ import pytest
 
 from app.adapters.complement_files import FileComplementStore
 from app.adapters.memory_cache import MemoryCache
+from app.bundles.candidates import gender_compatible
 from app.bundles.compatibility import fits, model_tokens
 from app.bundles.complements import learn_from_compatibility, learn_from_outfits, validate_map
 from app.bundles.compose import model_line
-from app.bundles.service import BundleQuery, BundleResult, BundleRules, BundleService, gender_compatible
+from app.bundles.service import BundleQuery, BundleResult, BundleRules, BundleService
 from app.domain.complements import ComplementMap
 from app.domain.errors import InvalidRequest, LLMServerError, ProductNotFound
 from app.domain.models import Product
