@@ -23,10 +23,15 @@ def remaining_budget(max_total: float | None, pinned: Iterable[Product]) -> floa
     return max_total - sum(p.price or 0.0 for p in pinned)
 
 
-def slot_filters(request: Filters, slot: str, remaining: float | None, excluded: Iterable[str]) -> Filters:
+def slot_filters(
+    request: Filters, slot: str, remaining: float | None, excluded: Iterable[str]
+) -> Filters | None:
     """One slot's index filters: the slot's category, in stock, the request's own filters, at most
-    the remaining budget, none of `excluded` (anchors, pins, the merchandiser's excludes)."""
+    the remaining budget, none of `excluded` (anchors, pins, the merchandiser's excludes). None
+    when no price can satisfy them (the budget left is below the request's `price_min`)."""
     ceiling = min((x for x in (request.price_max, remaining) if x is not None), default=None)
+    if ceiling is not None and request.price_min is not None and ceiling < request.price_min:
+        return None
     return replace(
         request,
         category=(slot,),

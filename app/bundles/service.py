@@ -215,6 +215,8 @@ class BundleService:
         remaining: float | None,
     ) -> list[ScoredProduct]:
         filters = slot_filters(q.filters, slot, remaining, (*q.anchor_ids, *q.rules.exclude, *q.rules.pin))
+        if filters is None:
+            return []
         single = anchors[0].product if len(anchors) == 1 else None
         hits = await self._index.query(
             catalog,

@@ -19,7 +19,7 @@ from app.bundles.compose import model_line
 from app.bundles.service import BundleQuery, BundleResult, BundleRules, BundleService
 from app.domain.complements import ComplementMap
 from app.domain.errors import InvalidRequest, LLMServerError, ProductNotFound
-from app.domain.models import Product
+from app.domain.models import Filters, Product
 from app.llm.prompts import load_prompts
 from app.llm.resilience import Bulkhead, CircuitBreaker
 from app.llm.stage import LLMStage, LLMStageSettings
@@ -181,6 +181,19 @@ def test_the_budget_swaps_to_cheaper_items_then_drops_slots(tmp_path: Path) -> N
     )
     assert tight.total_price <= 16.0
     assert any(s.empty_because == "budget" for s in tight.slots) or any(s.item is None for s in tight.slots)
+
+
+def test_a_budget_below_the_requested_minimum_price_leaves_the_slot_empty(tmp_path: Path) -> None:
+    result = run(
+        make(tmp_path),
+        anchor_ids=("cam-eos",),
+        slots=("bags",),
+        max_total=5.0,
+        filters=Filters(price_min=10.0),
+        compose="vector",
+    )
+    assert result.slots[0].item is None  # was a 422 on price_min, a field the request had right
+    assert result.slots[0].empty_because == "no candidate"
 
 
 def test_no_two_items_share_a_brand_and_model_line(tmp_path: Path) -> None:
