@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from app.adapters.memory_cache import MemoryCache
 from app.adapters.payload import filter_key
+from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.errors import CatalogNotFound, IndexIncompatible
 from app.domain.llm import LLMRequest, LLMResponse
 from app.domain.models import (
@@ -204,6 +205,19 @@ class InMemoryVectorIndex:
         self.closed = True
 
 
+class InMemoryComplementStore:
+    """A `ComplementStore` in a dict; passes the same contract suite as the file store."""
+
+    def __init__(self) -> None:
+        self._maps: dict[tuple[str, ComplementSource], ComplementMap] = {}
+
+    async def get(self, catalog: str, source: ComplementSource) -> ComplementMap | None:
+        return self._maps.get((catalog, source))
+
+    async def put(self, catalog: str, value: ComplementMap) -> None:
+        self._maps[(catalog, value.source)] = value
+
+
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
@@ -211,8 +225,9 @@ def _sigmoid(x: float) -> float:
 class ScriptedLLM:
     """An `LLMClient` that answers from a script: each entry is a text to return, an exception to
     raise, a callable(request) -> text, or a dict of those by prompt name. The last entry repeats.
-    Counts calls. `started` is set when a call begins; with `hold`, every call then waits until
-    the test sets it (an unset `hold` is an LLM that never answers); `delay_s` is plain latency."""
+    Counts calls and reports `usage` (prompt, completion tokens). `started` is set when a call
+    begins; with `hold`, every call then waits until the test sets it (an unset `hold` is an LLM
+    that never answers); `delay_s` is plain latency. Passes the LLMClient contract suite."""
 
     def __init__(
         self,
@@ -220,9 +235,11 @@ class ScriptedLLM:
         model: str = "fake-model",
         delay_s: float = 0.0,
         hold: asyncio.Event | None = None,
+        usage: tuple[int, int] = (100, 20),
     ) -> None:
         self._script = list(script) or ['{"ranking": []}']
         self._model = model
+        self._usage = usage
         self.delay_s = delay_s
         self.hold = hold
         self.started = asyncio.Event()
@@ -249,7 +266,8 @@ class ScriptedLLM:
         if isinstance(step, BaseException):
             raise step
         text = step(request) if callable(step) else str(step)
-        return LLMResponse(text=text, model=self._model, prompt_tokens=100, completion_tokens=20)
+        prompt_tokens, completion_tokens = self._usage
+        return LLMResponse(text, self._model, prompt_tokens, completion_tokens)
 
     async def close(self) -> None:
         pass
