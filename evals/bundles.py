@@ -154,7 +154,7 @@ def latency(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
 Row = tuple[Product, list[dict[str, Any]], float | None]  # anchor, bundle items, budget
 
 
-def compare(
+def compare(  # noqa: PLR0913 - the eval's inputs and its three keyword-only knobs
     settings: Settings,
     embedder: Embedder,
     llm: OpenAILLMClient | None,

@@ -64,7 +64,7 @@ def vector_order(client: TestClient) -> list[str]:  # type: ignore[type-arg]
     return [i["id"] for i in body["items"]]
 
 
-async def _slow(request: httpx.Request) -> httpx.Response:
+async def _slow(_request: httpx.Request) -> httpx.Response:
     await asyncio.sleep(2.0)
     return ranking("s1")
 
@@ -122,7 +122,7 @@ def test_every_llm_fault_returns_the_flagged_vector_result_within_the_deadline(
     with respx.mock(assert_all_called=False) as mock:
         arrange(mock.post(f"{LLM_URL}/chat/completions"))
         response = client.post("/v1/catalogs/shop/search", json=SEARCH)
-    assert response.status_code == 200
+    assert response.status_code == 200, fault
     body = response.json()
     assert body["fallback"] == {"reason": reason}
     assert body["ranking"] == "vector"
@@ -215,7 +215,7 @@ async def _concurrent(app: Any, bodies: list[dict[str, Any]]) -> list[dict[str, 
     return [r.json() for r in responses]
 
 
-async def _slow_ranking(request: httpx.Request) -> httpx.Response:
+async def _slow_ranking(_request: httpx.Request) -> httpx.Response:
     await asyncio.sleep(0.15)
     return ranking("s2")
 
@@ -238,7 +238,7 @@ def test_the_bulkhead_sheds_excess_load_as_overloaded() -> None:
     async def scenario() -> list[str | None]:
         release = asyncio.Event()
 
-        async def held(request: httpx.Request) -> httpx.Response:
+        async def held(_request: httpx.Request) -> httpx.Response:
             await release.wait()
             return ranking("s2")
 

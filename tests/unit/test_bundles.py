@@ -395,14 +395,17 @@ def test_a_full_bulkhead_gives_the_vector_bundle_as_overloaded(tmp_path: Path) -
     assert picks(result) == {"bags": "bag-canon"}
 
 
-def test_requested_slots_never_read_the_complement_maps(tmp_path: Path) -> None:
-    class Unreadable(FileComplementStore):
-        async def get(self, catalog: str, source: Any) -> ComplementMap | None:
+def test_requested_slots_never_read_the_complement_maps() -> None:
+    class Unreadable:
+        async def get(self, *_: object) -> ComplementMap | None:
             raise AssertionError("the maps were read although the request named its slots")
+
+        async def put(self, *_: object) -> None:
+            raise AssertionError("nothing is stored here")
 
     index = InMemoryVectorIndex()
     asyncio.run(ingest(SHOP, "shop", HashingEmbedder(), index, model_id="m"))
-    service = BundleService(index, None, Unreadable(tmp_path), Vocabularies(index))
+    service = BundleService(index, None, Unreadable(), Vocabularies(index))
     assert picks(run(service, anchor_ids=("cam-eos",), slots=("bags",), compose="vector")) == {
         "bags": "bag-canon"
     }
