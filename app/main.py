@@ -7,6 +7,7 @@ whoever builds a dependency closes it.
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -59,6 +60,14 @@ class Deps:
     index: VectorIndex
     llm: LLMClient | None = None
     cache: Cache | None = None
+
+
+def package_version() -> str:
+    """The version, written once in pyproject.toml and read from the installed package's metadata."""
+    try:
+        return importlib.metadata.version("aisle")
+    except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
 
 
 def build_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
@@ -230,6 +239,6 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_middleware(telemetry.tracer, metrics)],
         openapi_config=OpenAPIConfig(
-            title="Aisle", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()]
+            title="Aisle", version=package_version(), path="/schema", render_plugins=[SwaggerRenderPlugin()]
         ),
     )
