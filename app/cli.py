@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "keys":
         return asyncio.run(keys(settings, args))
     if args.command == "db":
-        return asyncio.run(db(settings, args))
+        return asyncio.run(db(settings))
     if args.command == "eval":
         from evals.cli import main as eval_main
 

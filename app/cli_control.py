@@ -101,7 +101,7 @@ async def keys(settings: Settings, args: argparse.Namespace) -> int:
         return 1
 
 
-async def db(settings: Settings, args: argparse.Namespace) -> int:
+async def db(settings: Settings) -> int:
     from app.domain.errors import AisleError
     from app.main import build_store
     from app.store.complement_import import import_complement_files

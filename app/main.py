@@ -7,6 +7,7 @@ whoever builds a dependency closes it.
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -48,8 +49,6 @@ from app.auth.admin import KeyAdmin
 from app.auth.startup import open_gate
 from app.bundles.service import BundleService
 from app.domain.models import Fusion
-from app.domain.service import RecommendationService, Retrieval
-from app.domain.vocabulary import Vocabularies
 from app.llm.gate import EvalGate
 from app.llm.prompts import load_prompts
 from app.llm.resilience import Bulkhead, CircuitBreaker
@@ -57,8 +56,10 @@ from app.llm.stage import LLMStage, LLMStageSettings
 from app.observability.metrics import Metrics
 from app.observability.tracing import Tracing, build_tracing
 from app.ports import Cache, ControlStore, Embedder, LLMClient, RateLimiter, VectorIndex
+from app.search.service import RecommendationService, Retrieval
 from app.settings import Settings
 from app.store.complement_import import import_complement_files
+from app.vocabularies import Vocabularies
 
 log = structlog.get_logger("aisle")
 
@@ -70,6 +71,14 @@ class Deps:
     llm: LLMClient | None = None
     cache: Cache | None = None
     store: ControlStore | None = None  # None with ready-made Deps: an in-memory store
+
+
+def package_version() -> str:
+    """The version, written once in pyproject.toml and read from the installed package's metadata."""
+    try:
+        return importlib.metadata.version("aisle")
+    except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
 
 
 def build_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
@@ -257,6 +266,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             active.embedder, active.index, stage, build_retrieval(settings), telemetry.tracer
         )
         app.state.service = service
+        app.state.llm_stage = stage
         vocabularies = Vocabularies(active.index)
         app.state.assistant = AssistantService(service, active.index, stage, vocabularies=vocabularies)
         app.state.bundles = BundleService(
@@ -297,7 +307,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
         cors_config=build_cors(settings),
         openapi_config=OpenAPIConfig(
             title="Aisle",
-            version="0.1.0",
+            version=package_version(),
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
             components=SECURITY_COMPONENTS,

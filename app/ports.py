@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.control_plane import ApiKey, CatalogSettings, RateLimit
 from app.domain.llm import LLMRequest, LLMResponse
 from app.domain.models import CatalogInfo, FacetField, IndexRecord, ScoredProduct, VectorQuery
-
-if TYPE_CHECKING:
-    from app.bundles.complements import ComplementMap
-    from app.bundles.complements import Source as ComplementSource
 
 
 class Embedder(Protocol):

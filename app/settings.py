@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from app.domain.search import RetrievalMode
+
 VectorBackend = Literal["edge", "qdrant"]
-RetrievalMode = Literal["dense", "hybrid", "lexical"]
 EmbedBackend = Literal["torch", "onnx"]
 DEFAULT_EMBED_BACKEND: EmbedBackend = "torch"
 DEFAULT_RETRIEVAL: RetrievalMode = "hybrid"  # chosen by the eval (docs/evals.md)

@@ -16,8 +16,8 @@ import numpy as np
 
 from app.domain.lexical import query_vector
 from app.domain.models import VectorQuery
-from app.domain.service import RecommendationService
 from app.main import build_deps, build_retrieval
+from app.search.service import RecommendationService
 from app.settings import Settings
 
 

@@ -35,8 +35,8 @@ from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.qdrant_server_index import QdrantServerIndex
 from app.adapters.sentence_transformer_embedder import SentenceTransformerEmbedder
 from app.domain.models import IndexRecord, Product, VectorQuery
-from app.domain.service import RecommendationService
 from app.ports import VectorIndex
+from app.search.service import RecommendationService
 from app.settings import Settings
 from bench.serving import wait_ready
 from embeddings.ingest import ingest

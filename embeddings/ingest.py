@@ -60,7 +60,7 @@ class _Pending:
     is_new: bool
 
 
-async def ingest(
+async def ingest(  # noqa: PLR0913 - keyword-only options, one per CLI flag
     items: Iterable[ReadResult],
     catalog: str,
     embedder: Embedder,

@@ -40,9 +40,10 @@ from app.adapters.complement_files import FileComplementStore
 from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.memory_cache import MemoryCache
 from app.adapters.openai_llm_client import OpenAILLMClient
+from app.bundles.candidates import gender_compatible
 from app.bundles.compatibility import compatibility_text, fits, model_tokens
-from app.bundles.complements import ComplementMap, learn_from_compatibility, learn_from_outfits, read_outfits
-from app.bundles.service import gender_compatible
+from app.bundles.complements import learn_from_compatibility, learn_from_outfits, read_outfits
+from app.domain.complements import ComplementMap
 from app.domain.models import Product, filter_key
 from app.main import Deps, build_embedder
 from app.main import create_app as build_app
@@ -153,7 +154,7 @@ def latency(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
 Row = tuple[Product, list[dict[str, Any]], float | None]  # anchor, bundle items, budget
 
 
-def compare(
+def compare(  # noqa: PLR0913 - the eval's inputs and its three keyword-only knobs
     settings: Settings,
     embedder: Embedder,
     llm: OpenAILLMClient | None,

@@ -13,9 +13,10 @@ import bm25s
 import Stemmer
 
 from app.domain.models import Fusion, Product
-from app.domain.service import RecommendationService, RerankMode, Retrieval
+from app.domain.search import RerankMode
 from app.llm.stage import LLMStage
 from app.ports import Embedder, VectorIndex
+from app.search.service import RecommendationService, Retrieval
 from app.settings import Settings
 from embeddings.text import product_text
 from evals.args import PIPELINES

@@ -16,8 +16,8 @@ from ranx import Qrels, Run, evaluate
 
 from app.adapters.edge_index import EdgeVectorIndex
 from app.domain.models import Fusion
-from app.domain.service import RecommendationService, Retrieval
 from app.main import build_embedder
+from app.search.service import RecommendationService, Retrieval
 from app.settings import Settings
 from evals.datasets import read_judgments
 

@@ -7,13 +7,16 @@ on it is a test of behaviour, not of a mock's script.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from app.adapters.memory_cache import MemoryCache
 from app.adapters.payload import filter_key
+from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.errors import CatalogNotFound, IndexIncompatible
 from app.domain.llm import LLMRequest, LLMResponse
 from app.domain.models import (
@@ -26,6 +29,12 @@ from app.domain.models import (
     SparseVector,
     VectorQuery,
 )
+from app.llm.gate import EvalGate
+from app.llm.prompts import PromptTemplate, load_prompts
+from app.llm.resilience import Bulkhead, CircuitBreaker
+from app.llm.stage import LLMStage, LLMStageSettings
+from app.ports import Cache, LLMClient
+from app.settings import PROMPTS_DIR
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 
@@ -196,6 +205,19 @@ class InMemoryVectorIndex:
         self.closed = True
 
 
+class InMemoryComplementStore:
+    """A `ComplementStore` in a dict; passes the same contract suite as the file store."""
+
+    def __init__(self) -> None:
+        self._maps: dict[tuple[str, ComplementSource], ComplementMap] = {}
+
+    async def get(self, catalog: str, source: ComplementSource) -> ComplementMap | None:
+        return self._maps.get((catalog, source))
+
+    async def put(self, catalog: str, value: ComplementMap) -> None:
+        self._maps[(catalog, value.source)] = value
+
+
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
@@ -203,12 +225,24 @@ def _sigmoid(x: float) -> float:
 class ScriptedLLM:
     """An `LLMClient` that answers from a script: each entry is a text to return, an exception to
     raise, a callable(request) -> text, or a dict of those by prompt name. The last entry repeats.
-    Counts calls; optional delay."""
+    Counts calls and reports `usage` (prompt, completion tokens). `started` is set when a call
+    begins; with `hold`, every call then waits until the test sets it (an unset `hold` is an LLM
+    that never answers); `delay_s` is plain latency. Passes the LLMClient contract suite."""
 
-    def __init__(self, *script: object, model: str = "fake-model", delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        *script: object,
+        model: str = "fake-model",
+        delay_s: float = 0.0,
+        hold: asyncio.Event | None = None,
+        usage: tuple[int, int] = (100, 20),
+    ) -> None:
         self._script = list(script) or ['{"ranking": []}']
         self._model = model
+        self._usage = usage
         self.delay_s = delay_s
+        self.hold = hold
+        self.started = asyncio.Event()
         self.requests: list[LLMRequest] = []
 
     @property
@@ -221,6 +255,9 @@ class ScriptedLLM:
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         self.requests.append(request)
+        self.started.set()
+        if self.hold is not None:
+            await self.hold.wait()
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         step = self._script[min(len(self.requests) - 1, len(self._script) - 1)]
@@ -229,10 +266,38 @@ class ScriptedLLM:
         if isinstance(step, BaseException):
             raise step
         text = step(request) if callable(step) else str(step)
-        return LLMResponse(text=text, model=self._model, prompt_tokens=100, completion_tokens=20)
+        prompt_tokens, completion_tokens = self._usage
+        return LLMResponse(text, self._model, prompt_tokens, completion_tokens)
 
     async def close(self) -> None:
         pass
+
+
+@functools.cache
+def prompts() -> dict[str, PromptTemplate]:
+    return load_prompts(PROMPTS_DIR)
+
+
+def make_stage(
+    llm: LLMClient | None = None,
+    *,
+    deadline_s: float = 1.0,
+    candidates: int = 30,
+    cache: Cache | None = None,
+    gate: EvalGate | None = None,
+    breaker: CircuitBreaker | None = None,
+    bulkhead: Bulkhead | None = None,
+) -> LLMStage:
+    """The LLM stage the unit tests use: the real stage and prompts over a fake (or no) client."""
+    return LLMStage(
+        llm,
+        cache or MemoryCache(),
+        prompts(),
+        LLMStageSettings(deadline_s=deadline_s, candidates=candidates),
+        gate=gate,
+        breaker=breaker or CircuitBreaker(),
+        bulkhead=bulkhead,
+    )
 
 
 def chat_completion(

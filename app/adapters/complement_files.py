@@ -14,7 +14,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from app.bundles.complements import ComplementMap, Source
+from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.errors import DependencyUnavailable
 
 
@@ -22,10 +22,10 @@ class FileComplementStore:
     def __init__(self, root: Path) -> None:
         self._root = root
 
-    def _path(self, catalog: str, source: Source) -> Path:
+    def _path(self, catalog: str, source: ComplementSource) -> Path:
         return self._root / f"{catalog}.{source}.json"
 
-    async def get(self, catalog: str, source: Source) -> ComplementMap | None:
+    async def get(self, catalog: str, source: ComplementSource) -> ComplementMap | None:
         path = self._path(catalog, source)
 
         def read() -> ComplementMap | None:

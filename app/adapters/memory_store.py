@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from app.bundles.complements import ComplementMap, Source
+from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.control_plane import ApiKey, CatalogSettings
 from app.domain.errors import AlreadyExists
 
@@ -18,7 +18,7 @@ class MemoryControlStore:
     def __init__(self) -> None:
         self._keys: dict[str, ApiKey] = {}
         self._catalogs: dict[str, CatalogSettings] = {}
-        self._maps: dict[tuple[str, Source], ComplementMap] = {}
+        self._maps: dict[tuple[str, ComplementSource], ComplementMap] = {}
 
     async def migrate(self) -> list[int]:
         return []
@@ -65,7 +65,7 @@ class MemoryControlStore:
             self._maps.pop((name, source), None)
         return self._catalogs.pop(name, None) is not None
 
-    async def get(self, catalog: str, source: Source) -> ComplementMap | None:
+    async def get(self, catalog: str, source: ComplementSource) -> ComplementMap | None:
         return self._maps.get((catalog, source))
 
     async def put(self, catalog: str, value: ComplementMap) -> None:

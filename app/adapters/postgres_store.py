@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from app.bundles.complements import ComplementMap, Source
+from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.control_plane import ApiKey, CatalogSettings, Scope
 from app.domain.errors import AlreadyExists, StoreUnavailable
 from app.store.migrations import Migration, load, pending
@@ -216,7 +216,7 @@ class PostgresControlStore:
 
     # -- complement maps --------------------------------------------------------------------
 
-    async def get(self, catalog: str, source: Source) -> ComplementMap | None:
+    async def get(self, catalog: str, source: ComplementSource) -> ComplementMap | None:
         row = await self._fetchone(
             "SELECT provenance, complements FROM complement_maps WHERE catalog = %s AND source = %s",
             (catalog, source),

@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 
 import anyio.to_thread
 
-from app.bundles.complements import ComplementMap, Source
+from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.control_plane import ApiKey, CatalogSettings, Scope
 from app.domain.errors import AlreadyExists, StoreUnavailable
 from app.store.migrations import Migration, load, pending, sqlite_statements
@@ -237,7 +237,7 @@ class SQLiteControlStore:
 
     # -- complement maps --------------------------------------------------------------------
 
-    async def get(self, catalog: str, source: Source) -> ComplementMap | None:
+    async def get(self, catalog: str, source: ComplementSource) -> ComplementMap | None:
         row = await self._run(
             lambda c: c.execute(
                 "SELECT provenance, complements FROM complement_maps WHERE catalog = ? AND source = ?",

@@ -8,8 +8,10 @@ import msgspec
 
 from app.assistant.conversation import MAX_TURN_CHARS, MAX_TURNS, Turn
 from app.assistant.service import MAX_LIMIT, AssistantResult
-from app.bundles.service import BundleQuery, BundleResult, BundleRules
+from app.bundles.service import BundleQuery, BundleResult, BundleRules, Compose
+from app.domain.llm import CacheState
 from app.domain.models import Filters, Product, ScoredProduct
+from app.domain.search import Ranking, RerankMode
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100, description="number of items to return, 1..100")]
 ProductId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -19,7 +21,7 @@ NameList = Annotated[
 ]
 Price = Annotated[float, msgspec.Meta(ge=0)]
 Rerank = Annotated[
-    Literal["none", "llm", "auto"],
+    RerankMode,
     msgspec.Meta(
         description="none: vector order; llm: LLM re-rank; auto: LLM only where evals proved it wins"
     ),
@@ -92,9 +94,9 @@ class Fallback(msgspec.Struct, omit_defaults=True):
 
 class RetrievalResponse(msgspec.Struct):
     items: list[Item]
-    ranking: Literal["llm", "vector"]
+    ranking: Ranking
     fallback: Fallback | None
-    cache: Literal["hit", "miss"] | None
+    cache: CacheState | None
     timings_ms: dict[str, float]
 
 
@@ -171,7 +173,7 @@ class AssistantResponse(msgspec.Struct):
     reply: str
     items: list[Item]
     intent: IntentOut
-    ranking: Literal["llm", "vector"]
+    ranking: Ranking
     fallback: Fallback | None
     timings_ms: dict[str, float]
 
@@ -210,7 +212,7 @@ class BundleRequest(msgspec.Struct, forbid_unknown_fields=True):
     filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
     rules: RulesIn = msgspec.field(default_factory=RulesIn)
     explain: bool = True
-    compose: Literal["llm", "vector"] = "llm"
+    compose: Compose = "llm"
 
     def to_domain(self) -> BundleQuery:
         return BundleQuery(
@@ -247,7 +249,7 @@ class BundleResponse(msgspec.Struct):
     slots: list[SlotOut]
     total_price: float
     rationale: str | None
-    ranking: Literal["llm", "vector"]
+    ranking: Ranking
     fallback: Fallback | None
     plan: PlanOut
     timings_ms: dict[str, float]

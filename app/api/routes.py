@@ -40,12 +40,32 @@ from app.assistant.service import AssistantResult, AssistantService, Finished, I
 from app.auth.principal import Principal
 from app.bundles.service import BundleResult, BundleService
 from app.domain.errors import AisleError
+from app.domain.llm import LLMUsage
 from app.domain.models import validate_catalog_name
-from app.domain.service import RecommendationService, RetrievalResult
-from app.llm.stage import Answer
+from app.domain.search import RetrievalResult
+from app.llm.stage import LLMStage
 from app.observability.metrics import BREAKER_STATES, Metrics
+from app.search.service import RecommendationService
 
 CatalogName = Annotated[str, PathParameter(description="catalog name", max_length=63)]
+
+
+def _record_llm(usages: Sequence[LLMUsage], state: State) -> dict[str, int]:
+    """The one way LLM work is recorded: a metrics observation per usage record (a search's LLM
+    step, each assistant or bundle task; `llm_disabled` counts as `disabled`), and the canonical
+    log line's totals."""
+    metrics: Metrics = state.metrics
+    for usage in usages:
+        outcome = usage.fallback or "ok"
+        metrics.observe_llm(
+            "disabled" if outcome == "llm_disabled" else outcome,
+            usage.llm_ms / 1000.0,
+            usage.calls,
+            usage.tokens,
+            usage.cache,
+            state.cache_backend,
+        )
+    return {"llm_calls": sum(u.calls for u in usages), "llm_tokens": sum(u.tokens for u in usages)}
 
 
 def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalResponse:
@@ -56,21 +76,9 @@ def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalRe
         ranking=result.ranking,
         fallback_reason=result.fallback,
         cache=result.cache,
-        llm_calls=result.llm_calls,
-        llm_tokens=result.llm_tokens,
         timings_ms=timings,
+        **_record_llm(result.llm, state),
     )
-    if result.cache is not None or result.fallback is not None:  # the LLM stage was asked for
-        outcome = "ok" if result.fallback is None else result.fallback
-        metrics: Metrics = state.metrics
-        metrics.observe_llm(
-            "disabled" if outcome == "llm_disabled" else outcome,
-            result.timings.llm_ms / 1000.0,
-            result.llm_calls,
-            result.llm_tokens,
-            result.cache,
-            state.cache_backend,
-        )
     return RetrievalResponse(
         items=[Item.of(h, result.reasons.get(h.product.id)) for h in result.items],
         ranking=result.ranking,
@@ -78,21 +86,6 @@ def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalRe
         cache=result.cache,
         timings_ms=timings,
     )
-
-
-def _record_tasks(tasks: Sequence[tuple[str, Answer[Any]]], state: State) -> dict[str, int]:
-    """One LLM-metrics observation per task (intent, reply, slots, bundle); the log line's totals."""
-    metrics: Metrics = state.metrics
-    for _task, answer in tasks:
-        metrics.observe_llm(
-            answer.fallback or "ok",
-            answer.llm_ms / 1000.0,
-            answer.calls,
-            answer.tokens,
-            answer.cache,
-            state.cache_backend,
-        )
-    return {"llm_calls": sum(a.calls for _, a in tasks), "llm_tokens": sum(a.tokens for _, a in tasks)}
 
 
 def _record_assistant(catalog: str, result: AssistantResult, state: State) -> None:
@@ -105,7 +98,7 @@ def _record_assistant(catalog: str, result: AssistantResult, state: State) -> No
         fallback_reason=result.fallback,
         fallback_stage=result.fallback_stage,
         timings_ms=dict(result.timings),
-        **_record_tasks(result.llm_tasks, state),
+        **_record_llm(result.llm, state),
     )
 
 
@@ -117,7 +110,7 @@ def _record_bundle(catalog: str, result: BundleResult, state: State) -> None:
         fallback_reason=result.fallback,
         plan_source=result.plan.source,
         timings_ms=dict(result.timings),
-        **_record_tasks(result.llm_tasks, state),
+        **_record_llm(result.llm, state),
     )
 
 
@@ -306,7 +299,7 @@ async def readyz(service: NamedDependency[RecommendationService]) -> Response[He
 @get("/metrics", summary="Prometheus metrics", tags=["ops"], media_type=CONTENT_TYPE_LATEST)
 async def metrics_endpoint(service: NamedDependency[RecommendationService], state: State) -> Response[bytes]:
     metrics: Metrics = state.metrics
-    stage = service.llm_stage
+    stage: LLMStage | None = state.llm_stage
     if stage is not None:
         metrics.breaker_state.set(BREAKER_STATES[stage.breaker.state])
         metrics.llm_in_flight.set(stage.bulkhead.in_flight)

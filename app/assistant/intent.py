@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from app.domain.errors import LLMInvalidOutput
 from app.domain.models import Filters
-from app.domain.vocabulary import Vocabulary
+from app.domain.vocabulary import Vocabulary, mentioned
 from app.llm.output import extract_json
 
 Sort = Literal["relevance", "price_asc", "price_desc"]
@@ -155,16 +155,6 @@ def intent_from_llm(
         )[:MAX_ATTRIBUTES],
         sort=sort if sort in SORTS else "relevance",
     )
-
-
-def mentioned(text: str, names: Iterable[str]) -> list[tuple[int, str]]:
-    """(position, name) of every vocabulary name that appears in `text` as whole words."""
-    folded = text.casefold()
-    out = []
-    for name in names:
-        for m in re.finditer(rf"(?<![\w]){re.escape(name)}(?![\w])", folded):
-            out.append((m.start(), name))
-    return sorted(out)
 
 
 def mentioned_brands(text: str, known: Vocabulary) -> list[tuple[int, int, str]]:

@@ -21,232 +21,13 @@ import Stemmer
 
 from app.assistant.conversation import Turn
 from app.assistant.intent import Intent, Sort, mentioned_brands
+from app.assistant.lexicon import load_lexicon
 from app.domain.vocabulary import Vocabulary
 
 _STEM = Stemmer.Stemmer("english")
 _WORD = re.compile(r"[a-z0-9][a-z0-9'+-]*")
 
-# Shopper words -> the word a catalog category is likely to use. Only used when the target word
-# really occurs in one of the catalog's categories.
-SYNONYMS = {
-    "notebook": "laptops",
-    "notebooks": "laptops",
-    "mouse": "mice",
-    "earbuds": "headphones",
-    "earphones": "headphones",
-    "headset": "headsets",
-    "television": "tv",
-    "televisions": "tv",
-    "tvs": "tv",
-    "smartphone": "phones",
-    "smartphones": "phones",
-    "mobile": "phones",
-    "ereader": "e-readers",
-    "kindle": "e-readers",
-    "smartwatch": "smartwatches",
-    "watch": "smartwatches",
-    "display": "monitors",
-    "screen": "monitors",
-    "ssd": "storage",
-    "hdd": "storage",
-    "drive": "storage",
-    "ram": "memory",
-    "cpu": "processors",
-    "router": "networking",
-    "wifi": "networking",
-    "ups": "power",
-    "backpack": "bags",
-    "sleeve": "bags",
-    "soundbar": "speakers",
-    "radio": "audio",
-    "toners": "toner",
-    "cartridge": "ink",
-    "cartridges": "ink",
-    "desktop": "desktops",
-    "pc": "desktops",
-    "webcam": "cameras",
-    "sneakers": "shoes",
-    "trainers": "shoes",
-    "jeans": "jeans",
-    "handbag": "bags",
-    "purse": "bags",
-    "arm": "mounts",
-    "bracket": "mounts",
-    "stand": "mounts",
-}
-# Category words too generic to decide a product type on their own.
-_GENERIC = {"other", "accessori", "and", "servic", "system", "suppli", "product", "item", "&"}
-_MODIFIER_CUES = {"for", "with", "to", "compatible", "fits", "fit", "matching"}
-_NEGATION = {
-    "not", "no", "except", "without", "avoid", "exclude", "excluding", "but", "than", "hate",
-    "dislike", "don't", "dont", "never", "skip", "nothing", "non",
-}  # fmt: skip
-_ONLY = {"only", "just", "exclusively"}
 _ANY_BRAND = re.compile(r"\b(any|all|other|different) brands?\b|\bdon'?t care about (the )?brand\b")
-# Brands that are everyday words: only a brand when capitalised or cued ("only", "by", "from").
-_COMMON_WORD_BRANDS = {"act", "sharp", "brother", "apple", "case", "one", "go", "smart", "origin", "edge"}
-_BRAND_CUES = {"only", "just", "by", "from", "brand", "make"}
-_STOP = set(
-    [
-        "show",
-        "me",
-        "find",
-        "get",
-        "give",
-        "want",
-        "wanted",
-        "need",
-        "needs",
-        "looking",
-        "look",
-        "search",
-        "searching",
-        "buy",
-        "buying",
-        "i",
-        "i'm",
-        "im",
-        "we",
-        "my",
-        "our",
-        "you",
-        "your",
-        "a",
-        "an",
-        "the",
-        "some",
-        "any",
-        "for",
-        "please",
-        "can",
-        "could",
-        "would",
-        "like",
-        "do",
-        "does",
-        "have",
-        "has",
-        "got",
-        "is",
-        "are",
-        "there",
-        "what",
-        "which",
-        "about",
-        "how",
-        "ones",
-        "one",
-        "those",
-        "them",
-        "these",
-        "that",
-        "it",
-        "its",
-        "they",
-        "only",
-        "just",
-        "brand",
-        "brands",
-        "something",
-        "anything",
-        "else",
-        "also",
-        "and",
-        "or",
-        "but",
-        "with",
-        "in",
-        "of",
-        "to",
-        "on",
-        "from",
-        "by",
-        "instead",
-        "maybe",
-        "preferably",
-        "really",
-        "very",
-        "new",
-        "more",
-        "less",
-        "much",
-        "price",
-        "prices",
-        "priced",
-        "cost",
-        "costs",
-        "costing",
-        "around",
-        "thanks",
-        "thank",
-        "ok",
-        "okay",
-        "hi",
-        "hello",
-        "hey",
-        "now",
-        "then",
-        "again",
-        "let's",
-        "lets",
-        "see",
-        "options",
-        "option",
-        "recommend",
-        "suggest",
-        "suggestions",
-        "good",
-        "nice",
-        "great",
-        "under",
-        "below",
-        "over",
-        "above",
-        "between",
-        "within",
-        "up",
-        "most",
-        "least",
-        "less",
-        "than",
-        "at",
-        "max",
-        "min",
-        "maximum",
-        "minimum",
-        "budget",
-        "cheaper",
-        "cheapest",
-        "cheap",
-        "affordable",
-        "inexpensive",
-        "pricier",
-        "expensive",
-        "premium",
-        "high-end",
-        "end",
-        "sort",
-        "sorted",
-        "order",
-        "by",
-        "lowest",
-        "highest",
-        "first",
-        "not",
-        "no",
-        "without",
-        "except",
-        "euros",
-        "euro",
-        "dollars",
-        "dollar",
-        "bucks",
-        "usd",
-        "eur",
-        "gbp",
-        "pounds",
-    ]
-)
 # Turns that talk to the system instead of about products ("ignore your instructions", "print
 # your system prompt", "use another store's catalog") carry no product words: they are read for
 # prices and brands only, so an injection attempt can never become the search or the reply.
@@ -256,7 +37,6 @@ _META = re.compile(
     r"\byou are now\b|\b(another|other|different|competitor'?s?)\s+(store|shop|catalog|website)|\bcatalog\b|"
     r"\bjailbreak\b|\bdeveloper mode\b"
 )
-_REFINE_CUES = {"ones", "one", "those", "them", "these", "it", "they", "also", "and", "but", "with"}
 
 _NUM = r"(\d+(?:,\d{3})*(?:[.,]\d{1,2})?)(k\b)?"
 _PRE = r"(?:[$€£]|usd|eur|gbp)\s*"
@@ -325,15 +105,16 @@ class IntentParser:
 
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
+        self._lex = load_lexicon()  # the word lists (lexicon/en.toml), read once per process
         self._stem_to_categories: dict[str, list[str]] = {}
         category_words: set[str] = set()
         for category in vocabulary.categories:
             for word in _WORD.findall(category):
                 stem = _STEM.stemWord(word)
                 category_words.add(word)
-                if stem not in _GENERIC or len(_WORD.findall(category)) == 1:
+                if stem not in self._lex.generic or len(_WORD.findall(category)) == 1:
                     self._stem_to_categories.setdefault(stem, []).append(category)
-        self._synonyms = {k: v for k, v in SYNONYMS.items() if v in category_words}
+        self._synonyms = {k: v for k, v in self._lex.synonyms.items() if v in category_words}
 
     def parse(self, turns: Sequence[Turn]) -> Intent:
         intent = Intent()
@@ -353,13 +134,14 @@ class IntentParser:
         text = self._sorting(reading, text)
         text = self._brands(reading, content, text)
         tokens = [(m.start(), m.group()) for m in _WORD.finditer(text)]
-        reading.refine_cue = any(w in _REFINE_CUES for _, w in tokens[:3]) or any(
-            w in {"ones", "those", "them", "these"} for _, w in tokens
+        lex = self._lex
+        reading.refine_cue = any(w in lex.refine_cues for _, w in tokens[:3]) or any(
+            w in lex.refine_pronouns for _, w in tokens
         )
         reading.categories = self._categories([w for _, w in tokens])
-        negated = {i + 1 for i, (_, w) in enumerate(tokens) if w in _NEGATION}
+        negated = {i + 1 for i, (_, w) in enumerate(tokens) if w in lex.negation}
         reading.words = [
-            w for i, (_, w) in enumerate(tokens) if w not in _STOP and i not in negated and len(w) > 1
+            w for i, (_, w) in enumerate(tokens) if w not in lex.stop and i not in negated and len(w) > 1
         ]
         if _META.search(reading.text):
             reading.words, reading.categories = [], []
@@ -408,16 +190,16 @@ class IntentParser:
         spans = []
         for position, end, brand in mentioned_brands(text, self.vocabulary):
             before = _WORD.findall(text[max(0, position - 40) : position])[-4:]
-            if brand in _COMMON_WORD_BRANDS:
+            if brand in self._lex.common_word_brands:
                 as_written = original[position:end]
-                if as_written.islower() and not (before and before[-1] in _BRAND_CUES):
+                if as_written.islower() and not (before and before[-1] in self._lex.brand_cues):
                     continue
             spans.append((position, end))
-            if any(w in _NEGATION or w.endswith("n't") for w in before[-3:]):
+            if any(w in self._lex.negation or w.endswith("n't") for w in before[-3:]):
                 r.exclude_brands.append(brand)
             else:
                 r.brands.append(brand)
-                r.only = r.only or any(w in _ONLY for w in before[-2:])
+                r.only = r.only or any(w in self._lex.only for w in before[-2:])
         for position, end in reversed(spans):
             text = text[:position] + " " * (end - position) + text[end:]
         return text
@@ -430,7 +212,7 @@ class IntentParser:
             categories = self._stem_to_categories.get(_STEM.stemWord(target))
             if not categories:
                 continue
-            if any(w in _MODIFIER_CUES for w in words[max(0, i - 3) : i]):
+            if any(w in self._lex.modifier_cues for w in words[max(0, i - 3) : i]):
                 continue  # "a bag for my laptop": the laptop is not what is wanted
             matches.append((i, categories))
         if not matches:

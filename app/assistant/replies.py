@@ -8,13 +8,9 @@ from collections.abc import Sequence
 
 from app.assistant.intent import Intent
 from app.domain.models import Product, ScoredProduct
+from app.domain.money import money
 
 _SHOWN_IN_REPLY = 3
-
-
-def money(amount: float, currency: str = "USD") -> str:
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency.upper())
-    return f"{symbol}{amount:.2f}" if symbol else f"{amount:.2f} {currency}"
 
 
 def _display(name: str) -> str:

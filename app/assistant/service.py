@@ -4,7 +4,8 @@
     -> retrieval (the search use case, category relaxed if nothing matches, optional price sort)
     -> ItemsReady event -> reply (LLM, grounded, else the template) -> ReplyToken events -> Finished
 
-Each LLM task runs through `LLMStage.ask` (cache, single-flight, breaker, bulkhead, deadline).
+Each LLM task (intent, reply) runs through `LLMStage.run` (cache, single-flight, breaker,
+bulkhead, deadline).
 If the intent task fails, the reply task is not attempted: a slow or broken LLM then costs one
 deadline, not two, and the fallback reason is the intent's.
 """
@@ -16,12 +17,11 @@ import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal, Protocol
 
 import structlog
 
 from app.assistant.conversation import Turn, transcript, validate_conversation
-from app.assistant.grounding import ground_reply
 from app.assistant.intent import (
     Intent,
     brand_hints,
@@ -31,12 +31,17 @@ from app.assistant.intent import (
 from app.assistant.parser import IntentParser, shown_prices
 from app.assistant.replies import template_reason, template_reply
 from app.domain.errors import InvalidRequest, LLMInvalidOutput
-from app.domain.models import ScoredProduct
-from app.domain.service import RecommendationService, elapsed_ms
-from app.domain.vocabulary import Vocabularies, Vocabulary
+from app.domain.grounding import ground_reply
+from app.domain.llm import LLMUsage
+from app.domain.models import Filters, ScoredProduct
+from app.domain.search import Ranking, RerankMode, RetrievalResult
+from app.domain.vocabulary import Vocabulary
 from app.llm.output import compact_facts, extract_json, parse_reasons
-from app.llm.stage import Answer, LLMStage
+from app.llm.stage import LLMStage
+from app.llm.task import Task
+from app.observability.timing import elapsed_ms
 from app.ports import VectorIndex
+from app.vocabularies import Vocabularies
 
 log = structlog.get_logger("aisle.assistant")
 
@@ -68,11 +73,11 @@ class AssistantResult:
     intent: Intent = field(default_factory=Intent)
     intent_source: Literal["llm", "parser"] = "parser"
     reply_source: Literal["llm", "template"] = "template"
-    ranking: Literal["llm", "vector"] = "vector"
+    ranking: Ranking = "vector"
     fallback: str | None = None
     fallback_stage: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    llm_tasks: list[tuple[str, Answer[Any]]] = field(default_factory=list)
+    llm: list[LLMUsage] = field(default_factory=list)  # one record per LLM task run
 
     def _flag(self, stage: str, reason: str | None) -> None:
         if reason is not None and self.fallback is None:
@@ -127,10 +132,62 @@ def reconcile(llm: Intent, parsed: Intent) -> Intent:
     )
 
 
+def intent_task(c: Conversation) -> Task[Intent]:
+    """The shopper's intent, read by the LLM: only the catalog's categories, only brands the
+    conversation names, only prices someone said (app/assistant/intent.py)."""
+    hints = brand_hints(c.user_text, c.vocabulary)
+    said = conversation_numbers(c.user_text) + [
+        n for t in c.turns if t.role == "assistant" for n in shown_prices(t.content)
+    ]
+    categories = list(c.vocabulary.categories[:_PROMPT_CATEGORIES])
+    enums = {
+        k: v for k, v in {"categories": categories, "brands": hints, "exclude_brands": hints}.items() if v
+    }
+    return Task(
+        "intent",
+        {
+            "conversation": c.transcript,
+            "categories": json.dumps(categories, ensure_ascii=False),
+            "brands": json.dumps(hints, ensure_ascii=False) if hints else "(none)",
+        },
+        lambda text: intent_from_llm(text, c.vocabulary, numbers=said, brands=hints),
+        (c.catalog, c.transcript, categories, hints),
+        enums=enums,
+    )
+
+
+def reply_task(
+    c: Conversation, intent: Intent, items: Sequence[ScoredProduct]
+) -> Task[tuple[str, dict[str, str]]]:
+    """The reply text and a reason per returned item (only returned ids); the caller grounds the
+    text against the items before using it."""
+    ids = [i.product.id for i in items]
+    return Task(
+        "reply",
+        {
+            "conversation": c.transcript,
+            "intent": json.dumps(intent.as_dict(), ensure_ascii=False),
+            "products": compact_facts(items) or "(none)",
+            "count": str(len(ids)),
+        },
+        lambda text: parse_reply(text, ids),
+        (c.catalog, c.transcript, [(i.product.id, i.content_hash) for i in items]),
+        enums={"reasons": ids} if ids else {},
+    )
+
+
+class ProductSearch(Protocol):
+    """What the assistant needs from the search use case (app/search/service.py)."""
+
+    async def search(
+        self, catalog: str, query: str, *, limit: int, filters: Filters, rerank: RerankMode
+    ) -> RetrievalResult: ...
+
+
 class AssistantService:
     def __init__(
         self,
-        search: RecommendationService,
+        search: ProductSearch,
         index: VectorIndex,
         stage: LLMStage | None,
         *,
@@ -187,27 +244,8 @@ class AssistantService:
         if self._stage is None:
             result._flag("intent", "llm_disabled")
             return c.parsed
-        conversation = c.transcript
-        hints = brand_hints(c.user_text, c.vocabulary)
-        said = conversation_numbers(c.user_text) + [
-            n for t in c.turns if t.role == "assistant" for n in shown_prices(t.content)
-        ]
-        categories = list(c.vocabulary.categories[:_PROMPT_CATEGORIES])
-        enums = {
-            k: v for k, v in {"categories": categories, "brands": hints, "exclude_brands": hints}.items() if v
-        }
-        answer = await self._stage.ask(
-            "intent",
-            {
-                "conversation": conversation,
-                "categories": json.dumps(categories, ensure_ascii=False),
-                "brands": json.dumps(hints, ensure_ascii=False) if hints else "(none)",
-            },
-            lambda text: intent_from_llm(text, c.vocabulary, numbers=said, brands=hints),
-            key_material=[c.catalog, conversation, categories, hints],
-            enums=enums,
-        )
-        result.llm_tasks.append(("intent", answer))
+        answer = await self._stage.run(intent_task(c))
+        result.llm.append(answer.usage)
         if answer.value is None:
             result._flag("intent", answer.fallback)
             return c.parsed
@@ -256,22 +294,8 @@ class AssistantService:
         if self._stage is None or result.intent_source != "llm":
             result.reply, result.reasons = template_reply(result.intent, result.items), templated
             return
-        ids = [i.product.id for i in result.items]
-        conversation = c.transcript
-        answer = await self._stage.ask(
-            "reply",
-            {
-                "conversation": conversation,
-                "intent": json.dumps(result.intent.as_dict(), ensure_ascii=False),
-                "products": compact_facts(result.items) or "(none)",
-                "count": str(len(ids)),
-            },
-            lambda text: parse_reply(text, ids),
-            key_material=[c.catalog, conversation, [(i.product.id, i.content_hash) for i in result.items]],
-            enums={"reasons": ids} if ids else None,
-        )
-        result.llm_tasks.append(("reply", answer))
-        grounded = None
+        answer = await self._stage.run(reply_task(c, result.intent, result.items))
+        usage, grounded = answer.usage, None
         if answer.value is not None:
             text, _ = answer.value
             grounded = ground_reply(
@@ -283,9 +307,10 @@ class AssistantService:
             )
             if grounded is None:
                 log.info("reply_not_grounded", reply=text[:300])
-                answer.fallback = "ungrounded_reply"
+                usage = replace(usage, fallback="ungrounded_reply")
+        result.llm.append(usage)
         if grounded is None:
-            result._flag("reply", answer.fallback)
+            result._flag("reply", usage.fallback)
             result.reply, result.reasons = template_reply(result.intent, result.items), templated
             return
         result.reply_source = "llm"

@@ -6,44 +6,25 @@
   (which accessory categories name devices of which categories) or real outfits (which fashion
   categories are worn together): `aisle complements learn`;
 The request's own `slots` and the LLM's proposal are the other two sources of the slot planner
-(planner.py). A map is a value: category key -> complement category keys, strongest first.
+(planner.py). A map is a value (app/domain/complements.py).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 from app.bundles.compatibility import compatibility_text, model_tokens
+from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.errors import InvalidRequest
 from app.domain.models import Product, filter_key
 
-Source = Literal["merchandiser", "learned"]
 MAX_SLOTS_PER_CATEGORY = 20
 
 
-@dataclass(frozen=True, slots=True)
-class ComplementMap:
-    source: Source
-    complements: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    provenance: str = ""
-
-    def for_category(self, category: str) -> tuple[str, ...]:
-        return self.complements.get(filter_key(category), ())
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "provenance": self.provenance,
-            "complements": {k: list(v) for k, v in self.complements.items()},
-        }
-
-
 def validate_map(
-    raw: object, categories: Iterable[str], source: Source, provenance: str = ""
+    raw: object, categories: Iterable[str], source: ComplementSource, provenance: str = ""
 ) -> ComplementMap:
     """A map whose every category is one of the catalog's, or InvalidRequest naming the bad entry."""
     known = {filter_key(c) for c in categories}

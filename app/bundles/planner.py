@@ -17,12 +17,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from app.bundles.complements import ComplementMap
-from app.bundles.complements import Source as MapSource
+from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.errors import InvalidRequest, LLMInvalidOutput
+from app.domain.llm import LLMUsage
 from app.domain.models import Product, filter_key
 from app.domain.vocabulary import Vocabulary
 from app.llm.output import extract_json
+from app.llm.task import Answer
 
 PlanSource = Literal["request", "merchandiser", "learned", "llm"]
 
@@ -32,12 +33,11 @@ class SlotPlan:
     slots: tuple[str, ...]
     source: PlanSource
     fallback: str | None = None  # why the LLM proposal was not used, when it was tried
+    usage: LLMUsage | None = None  # the LLM's proposal, when it was asked for one
 
 
-LoadMap = Callable[[MapSource], Awaitable[ComplementMap | None]]
-ProposeSlots = Callable[
-    [Sequence[Product], Sequence[str], int], Awaitable[tuple[tuple[str, ...], str | None]]
-]
+LoadMap = Callable[[ComplementSource], Awaitable[ComplementMap | None]]
+ProposeSlots = Callable[[Sequence[Product], Sequence[str], int], Awaitable[Answer[tuple[str, ...]]]]
 
 
 def _from_map(mapping: ComplementMap | None, anchors: Sequence[Product], known: Vocabulary) -> list[str]:
@@ -88,16 +88,22 @@ async def plan_slots(
     fallback = "llm_disabled"
     if propose is not None:
         allowed = [c for c in known.categories if c not in own and c not in ("", "other")]
-        proposed, fallback_reason = await propose(anchors, allowed, max_items)
-        if proposed:
-            return SlotPlan(proposed, "llm")
-        fallback = fallback_reason or "invalid_output"
+        answer = await propose(anchors, allowed, max_items)
+        if answer.value:
+            return SlotPlan(answer.value, "llm", usage=answer.usage)
+        fallback = answer.fallback or "invalid_output"
     categories = ", ".join(sorted(own)) or "(none)"
     raise InvalidRequest(
         "slots",
         f"no complement categories are known for {categories} (LLM: {fallback}); pass `slots`, "
         "or set a complement map with PUT /v1/catalogs/{catalog}/complements",
     )
+
+
+def with_pins(planned: Sequence[str], pinned: Sequence[str], max_items: int) -> list[str]:
+    """The bundle's slots: the pinned items' slots first, then the plan's, `max_items` in all."""
+    room = max(max_items - len(pinned), 0)
+    return list(dict.fromkeys((*pinned, *[s for s in planned if s not in pinned][:room])))
 
 
 def anchor_facts(anchors: Sequence[Product]) -> str:

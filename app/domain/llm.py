@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
+CacheState = Literal["hit", "miss"]  # whether an LLM answer came from the cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +33,22 @@ class LLMResponse:
     model: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LLMUsage:
+    """How one LLM task ended and what it cost: the one record every use case returns for each
+    LLM task it ran (a search's re-rank/explain step counts as one), and the one thing the edge
+    turns into metrics and log totals. `fallback` is None when the task's answer was used."""
+
+    task: str
+    fallback: str | None = None
+    cache: CacheState | None = None
+    llm_ms: float = 0.0
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens

@@ -1,17 +1,17 @@
 """A catalog's vocabulary: its real categories and brands, as filter keys, most common first.
 
-Read from the index's facets and cached per catalog for a short time; LLM output (the assistant's
-intent, a bundle's slots) is validated against it, so a model can never name a category or brand
-the catalog does not carry.
+Read from the index's facets (app/vocabularies.py caches it per catalog); LLM output (the
+assistant's intent, a bundle's slots) is validated against it, so a model can never name a
+category or brand the catalog does not carry.
 """
 
 from __future__ import annotations
 
-import time
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.domain.models import filter_key
-from app.ports import VectorIndex
 
 _EVERYDAY = {
     "case", "origin", "black", "blue", "green", "red", "white", "smart", "power", "digital", "general",
@@ -50,24 +50,11 @@ class Vocabulary:
         return names
 
 
-class Vocabularies:
-    """Per-catalog vocabulary, read from `VectorIndex.facet` at most once per `ttl_s`."""
-
-    def __init__(self, index: VectorIndex, ttl_s: float = 60.0) -> None:
-        self._index = index
-        self._ttl = ttl_s
-        self._cached: dict[str, tuple[float, Vocabulary]] = {}
-
-    async def get(self, catalog: str) -> Vocabulary:
-        """Raises CatalogNotFound for an unknown catalog."""
-        hit = self._cached.get(catalog)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        categories = await self._index.facet(catalog, "category", limit=500)
-        brands = await self._index.facet(catalog, "brand", limit=5000)
-        vocabulary = Vocabulary(tuple(categories), tuple(brands))
-        self._cached[catalog] = (time.monotonic() + self._ttl, vocabulary)
-        return vocabulary
-
-    def forget(self, catalog: str) -> None:
-        self._cached.pop(catalog, None)
+def mentioned(text: str, names: Iterable[str]) -> list[tuple[int, str]]:
+    """(position, name) of every vocabulary name that appears in `text` as whole words."""
+    folded = text.casefold()
+    out = []
+    for name in names:
+        for m in re.finditer(rf"(?<![\w]){re.escape(name)}(?![\w])", folded):
+            out.append((m.start(), name))
+    return sorted(out)

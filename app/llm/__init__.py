@@ -1,2 +1,2 @@
-"""The LLM stage: prompts, output validation, cache keys, breaker, bulkhead, single-flight and the
-deadline-bounded orchestration that always falls back to the vector result."""
+"""The LLM stage: prompts, tasks, output readers, cache keys, breaker, bulkhead, single-flight and
+the one deadline-bounded task path (`LLMStage.run`) whose every failure is an answer with a reason."""

@@ -49,12 +49,6 @@ class PromptTemplate:
             ChatMessage("user", self.user.substitute(values)),
         )
 
-    def schema_with_ids(self, ids: list[str]) -> dict[str, Any]:
-        """The answer schema with every array's candidate ids constrained to `ids` (an enum) and
-        at most `len(ids)` entries, so a server with structured output cannot invent ids."""
-        arrays = [n for n, prop in self.schema.get("properties", {}).items() if prop.get("type") == "array"]
-        return self.schema_with_enums({n: ids for n in arrays}, {n: len(ids) for n in arrays})
-
     def schema_with_enums(
         self, enums: Mapping[str, Sequence[str]], max_items: Mapping[str, int] | None = None
     ) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""The LLM stage: re-rank and/or explain vector candidates within one deadline, or fall back.
+"""The LLM stage: every LLM task (a search's re-rank and explain, the assistant's intent and reply,
+a bundle's slots and composition) runs through one path, `LLMStage.run`:
 
-Order of operations for each LLM task (rerank, explain):
-cache -> single-flight -> breaker -> bulkhead -> retries (tenacity, bounded by the deadline) ->
-LLMClient -> parse + validate (one bounded re-ask on invalid output) -> cache.
-Any failure returns the vector result flagged with its reason; the whole stage, retries included,
-runs under one `anyio.fail_after(deadline)`, so a slow LLM costs at most the deadline.
+    cache -> single-flight -> admission (breaker, bulkhead) -> retries (tenacity, bounded by the
+    deadline) -> LLMClient -> validate (one bounded re-ask on invalid output) -> cache
+
+A task never raises: any failure is an `Answer` with no value and the fallback reason, and the
+caller keeps its non-LLM result. Each run is bounded by an anyio cancel scope whose deadline is one
+budget from now, or one the caller shares between tasks (a search's re-rank then explain), so a
+slow LLM costs at most that budget, retries included.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeAlias, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import anyio
 import structlog
@@ -29,19 +33,16 @@ from app.domain.errors import (
     LLMTimeout,
     LLMUnavailable,
 )
-from app.domain.llm import ChatMessage, LLMRequest
-from app.domain.models import ScoredProduct
-from app.domain.service import RerankMode, normalize_query
+from app.domain.llm import ChatMessage, LLMRequest, LLMUsage
 from app.llm.gate import EvalGate
-from app.llm.output import compact_facts, merge_ranking, parse_ranking, parse_reasons
 from app.llm.prompts import PromptTemplate
 from app.llm.resilience import Bulkhead, CircuitBreaker, SingleFlight
+from app.llm.task import Answer, Task
 from app.ports import Cache, LLMClient
 
 log = structlog.get_logger("aisle.llm")
 T = TypeVar("T")
 
-Ranking = Literal["llm", "vector"]
 _TRANSIENT = (LLMConnectionError, LLMServerError, LLMRateLimited, LLMTimeout)
 _MIN_ATTEMPT_S = 0.05  # not worth starting an attempt with less time than this left
 
@@ -63,73 +64,33 @@ class LLMStageSettings:
 
 
 @dataclass(slots=True)
-class StageOutcome:
-    items: list[ScoredProduct]
-    ranking: Ranking = "vector"
-    fallback: str | None = None
-    cache: Literal["hit", "miss"] | None = None
-    reasons: dict[str, str] = field(default_factory=dict)
-    llm_ms: float = 0.0
+class _Meter:
+    """Upstream calls and tokens of one task as they happen, retries and the re-ask included."""
+
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-
-
-@dataclass(slots=True)
-class Answer(Generic[T]):
-    """The outcome of one free-form LLM task (`LLMStage.ask`): a validated value, or None with the
-    fallback reason; the caller decides what its no-LLM answer is."""
-
-    value: T | None = None
-    fallback: str | None = None
-    cache: Literal["hit", "miss"] | None = None
-    llm_ms: float = 0.0
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
-_Usage: TypeAlias = "StageOutcome | Answer[Any]"  # whatever counts calls and tokens
-
-
-class _Deadline:
-    def __init__(self, budget_s: float) -> None:
-        self.end = time.monotonic() + budget_s
-
-    def remaining(self) -> float:
-        return self.end - time.monotonic()
 
 
 @dataclass(frozen=True, slots=True)
-class _Ask(Generic[T]):
-    """One question for the LLM: the rendered prompt, its answer schema and its parser."""
+class _Call(Generic[T]):
+    """One task rendered for one client, under one deadline (anyio's clock)."""
 
+    client: LLMClient
     template: PromptTemplate
+    task: Task[T]
     messages: tuple[ChatMessage, ...]
     schema: dict[str, object]
-    parse: Callable[[str], T]
+    deadline: float
+    meter: _Meter
+
+    def remaining(self) -> float:
+        return self.deadline - anyio.current_time()
 
 
-def cache_key(template: PromptTemplate, model: str, query: str, items: Sequence[ScoredProduct]) -> str:
-    material = json.dumps(
-        [
-            template.key,
-            model,
-            normalize_query(query).casefold(),
-            [(i.product.id, i.content_hash) for i in items],
-        ],
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(material.encode()).hexdigest()
-
-
-def task_key(template: PromptTemplate, model: str, material: object) -> str:
-    """Cache key of a free-form task: the template version and model are always part of it."""
-    blob = json.dumps([template.key, model, material], ensure_ascii=False, sort_keys=True, default=str)
+def task_key(template: PromptTemplate, model: str, parts: tuple[object, ...]) -> str:
+    """Cache key of a task: the template version and model are always part of it."""
+    blob = json.dumps([template.key, model, *parts], ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -150,8 +111,6 @@ class LLMStage:
         self._client = client
         self._cache = cache
         self._prompts = dict(prompts)
-        self._rerank = prompts["rerank"]
-        self._explain = prompts["explain"]
         self._settings = settings
         self._gate = gate or EvalGate()
         self.breaker = breaker or CircuitBreaker()
@@ -169,245 +128,170 @@ class LLMStage:
     def prompt(self, name: str) -> PromptTemplate:
         return self._prompts[name]
 
-    async def ask(
-        self,
-        prompt: str,
-        values: Mapping[str, str],
-        parse: Callable[[str], T],
-        *,
-        key_material: object,
-        enums: Mapping[str, Sequence[str]] | None = None,
-        max_items: Mapping[str, int] | None = None,
-    ) -> Answer[T]:
-        """One free-form task (intent, reply, bundle composition) under the same machinery as
-        re-ranking: cache, single-flight, breaker, bulkhead, retries, one deadline, validation.
-        Never raises: a failure is `Answer(value=None, fallback=reason)`."""
-        answer: Answer[T] = Answer()
+    def proven(self, prompt: str) -> bool:
+        """Whether a committed eval run measured that this prompt version, with this model, beats
+        the non-LLM result (the gate behind a search's `"rerank": "auto"`)."""
+        return self._client is not None and self._gate.allows(self._prompts[prompt].key, self._client.model)
+
+    def deadline(self) -> float:
+        """One budget from now on anyio's clock: tasks run with the same deadline share it."""
+        return anyio.current_time() + self._settings.deadline_s
+
+    async def run(self, task: Task[T], *, deadline: float | None = None) -> Answer[T]:
+        """The task's validated answer, or None with the fallback reason; never raises."""
         if self._client is None:
-            answer.fallback = "llm_disabled"
-            return answer
-        template = self._prompts[prompt]
+            return Answer(None, LLMUsage(task.prompt, fallback="llm_disabled"))
+        template = self._prompts[task.prompt]
+        meter = _Meter()
         start = time.perf_counter()
-        deadline = _Deadline(self._settings.deadline_s)
-        try:
-            with anyio.fail_after(self._settings.deadline_s):
-                key = task_key(template, self._client.model, key_material)
-                messages = template.render(**values)
-                schema = template.schema_with_enums(enums or {}, max_items)
-                value, hit = await self._task(template, messages, schema, key, deadline, answer, parse)
-                answer.value = value
-                answer.cache = "hit" if hit else "miss"
-        except TimeoutError:
-            answer.fallback = "timeout"
-        except LLMUnavailable as e:
-            answer.fallback = e.reason
-            log.info("llm_fallback", prompt=template.key, reason=e.reason, detail=str(e))
-        except Exception as e:  # a task must never fail a request; a bug here is logged
-            answer.fallback = "llm_error"
-            log.error("llm_task_error", prompt=template.key, exc_info=e)
-        if answer.fallback is not None:
-            answer.value = None
-            answer.cache = answer.cache or "miss"
-        answer.llm_ms = (time.perf_counter() - start) * 1000.0
-        return answer
-
-    def _auto_allows(self) -> bool:
-        return self._client is not None and self._gate.allows(self._rerank.key, self._client.model)
-
-    async def apply(
-        self, query: str, items: list[ScoredProduct], *, rerank: RerankMode, explain: bool, limit: int
-    ) -> StageOutcome:
-        """`items` are the vector candidates, best first (at least `limit` of them when available)."""
-        outcome = StageOutcome(items=items[:limit])
-        do_rerank = rerank == "llm" or (rerank == "auto" and self._auto_allows())
-        if not do_rerank and not explain:
-            return outcome
-        if self._client is None:
-            outcome.fallback = "llm_disabled"
-            return outcome
-        start = time.perf_counter()
-        deadline = _Deadline(self._settings.deadline_s)
-        hits: list[bool] = []
-        try:
-            with anyio.fail_after(self._settings.deadline_s):
-                if do_rerank:
-                    pool = items[: self._settings.candidates]
-                    ranked_ids, hit = await self._candidate_task(
-                        self._rerank,
-                        query,
-                        pool,
-                        deadline,
-                        outcome,
-                        lambda text: parse_ranking(text, [i.product.id for i in pool]),
-                    )
-                    hits.append(hit)
-                    outcome.items = merge_ranking(pool, ranked_ids)[:limit] if pool else []
-                    outcome.ranking = "llm"
-                if explain and outcome.items:
-                    shown = outcome.items
-                    reasons, hit = await self._candidate_task(
-                        self._explain,
-                        query,
-                        shown,
-                        deadline,
-                        outcome,
-                        lambda text: parse_reasons(text, [i.product.id for i in shown]),
-                    )
-                    hits.append(hit)
-                    outcome.reasons = reasons
-        except TimeoutError:
-            self._fail(outcome, items, limit, "timeout")
-        except LLMUnavailable as e:
-            self._fail(outcome, items, limit, e.reason)
-            log.info("llm_fallback", reason=e.reason, detail=str(e))
-        except Exception as e:  # the LLM stage must never fail a request; a bug here is logged
-            self._fail(outcome, items, limit, "llm_error")
-            log.error("llm_stage_error", exc_info=e)
-        outcome.cache = "hit" if hits and all(hits) else "miss"
-        outcome.llm_ms = (time.perf_counter() - start) * 1000.0
-        return outcome
-
-    @staticmethod
-    def _fail(outcome: StageOutcome, items: list[ScoredProduct], limit: int, reason: str) -> None:
-        outcome.items = items[:limit]
-        outcome.ranking = "vector"
-        outcome.reasons = {}
-        outcome.fallback = reason
-
-    async def _candidate_task(
-        self,
-        template: PromptTemplate,
-        query: str,
-        items: Sequence[ScoredProduct],
-        deadline: _Deadline,
-        outcome: StageOutcome,
-        parse: Callable[[str], T],
-    ) -> tuple[T, bool]:
-        """A task over one query and a candidate list (re-rank, explain)."""
-        assert self._client is not None
-        messages = template.render(
-            query=normalize_query(query), candidates=compact_facts(items), count=str(len(items))
+        value: T | None = None
+        hit = False
+        fallback: str | None = None
+        with anyio.CancelScope(deadline=self.deadline() if deadline is None else deadline) as scope:
+            try:
+                call = _Call(
+                    self._client,
+                    template,
+                    task,
+                    template.render(**task.values),
+                    template.schema_with_enums(task.enums, task.max_items),
+                    scope.deadline,
+                    meter,
+                )
+                answered = await self._answer(call)
+                value, hit = answered
+            except LLMUnavailable as e:
+                fallback = e.reason
+                log.info("llm_fallback", prompt=template.key, reason=e.reason, detail=str(e))
+            except Exception as e:  # a task must never fail a request; a bug here is logged
+                fallback = "llm_error"
+                log.error("llm_task_error", prompt=template.key, exc_info=e)
+        if scope.cancelled_caught:
+            fallback = "timeout"
+        usage = LLMUsage(
+            task.prompt,
+            fallback,
+            "hit" if hit and fallback is None else "miss",
+            (time.perf_counter() - start) * 1000.0,
+            meter.calls,
+            meter.prompt_tokens,
+            meter.completion_tokens,
         )
-        schema = template.schema_with_ids([i.product.id for i in items])
-        key = cache_key(template, self._client.model, query, items)
-        return await self._task(template, messages, schema, key, deadline, outcome, parse)
+        return Answer(value if fallback is None else None, usage)
 
-    async def _task(
-        self,
-        template: PromptTemplate,
-        messages: tuple[ChatMessage, ...],
-        schema: dict[str, object],
-        key: str,
-        deadline: _Deadline,
-        outcome: _Usage,
-        parse: Callable[[str], T],
-    ) -> tuple[T, bool]:
-        """(validated answer, cache hit?) for one rendered prompt."""
+    async def _answer(self, call: _Call[T]) -> tuple[T, bool]:
+        """(validated value, cache hit?): from the cache, else from one shared upstream call."""
+        key = task_key(call.template, call.client.model, call.task.key)
         with self._tracer.start_as_current_span("llm.cache_lookup") as span:
             cached = await self._cache.get(key)
             span.set_attribute("aisle.cache_hit", cached is not None)
-            span.set_attribute("llm.prompt", template.key)
+            span.set_attribute("llm.prompt", call.template.key)
         if cached is not None:
             try:
-                return parse(cached.decode()), True
+                return self._validated(call, cached.decode()), True
             except LLMInvalidOutput:
                 pass  # a stale or foreign entry: ask again
-        ask = _Ask(template, messages, schema, parse)
 
-        async def call() -> tuple[T, str]:
-            return await self._guarded(ask, deadline, outcome)
+        async def upstream() -> tuple[T, str]:
+            with self._admitted():
+                return await self._consult(call)
 
-        (value, raw), _shared = await self._flights.do(key, call)
+        (value, raw), _shared = await self._flights.do(key, upstream)
         await self._cache.set(key, raw.encode(), self._settings.cache_ttl_s)
         return value, False
 
-    async def _guarded(self, ask: _Ask[T], deadline: _Deadline, outcome: _Usage) -> tuple[T, str]:
+    @contextmanager
+    def _admitted(self) -> Iterator[None]:
+        """The one gate in front of the LLM server: the breaker must allow the call and the
+        bulkhead have room for it, and its outcome is recorded in the breaker. Only availability
+        counts: an answer we could not use means the server is up."""
         if not self.breaker.allow():
             raise CircuitOpen("circuit breaker is open")
         if not self.bulkhead.try_acquire():
             raise Overloaded("too many LLM calls in flight")
         success = False
         try:
-            answer = await self._ask(ask, deadline, outcome)
+            yield
             success = True
-            return answer
         except LLMInvalidOutput:
-            success = True  # the server answered: availability is fine, the answer was not
+            success = True
             raise
         finally:
             self.bulkhead.release()
             self.breaker.record(success)
 
-    async def _ask(self, ask: _Ask[T], deadline: _Deadline, outcome: _Usage) -> tuple[T, str]:
-        assert self._client is not None
-        client = self._client
-        template, messages, schema, parse = ask.template, ask.messages, ask.schema, ask.parse
+    @staticmethod
+    def _validated(call: _Call[T], text: str) -> T:
+        """The one place a task's value is produced: its own reading of the answer text."""
+        return call.task.parse(text)
 
-        async def once(conversation: tuple[ChatMessage, ...]) -> str:
-            async for attempt in AsyncRetrying(
-                retry=self._retryable(deadline), stop=self._stop(deadline), wait=self._wait, reraise=True
-            ):
-                with attempt, self._tracer.start_as_current_span("llm.attempt") as span:
-                    outcome.calls += 1
-                    span.set_attribute("llm.model", client.model)
-                    span.set_attribute("llm.prompt", template.key)
-                    span.set_attribute("llm.attempt", attempt.retry_state.attempt_number)
-                    try:
-                        response = await client.complete(
-                            LLMRequest(
-                                conversation,
-                                template.name,
-                                schema,
-                                template.max_tokens,
-                                timeout_s=max(deadline.remaining(), 0.001),
-                                temperature=template.temperature,
-                            )
-                        )
-                    except LLMUnavailable as e:
-                        span.set_attribute("llm.outcome", e.reason)
-                        raise
-                    span.set_attribute("llm.outcome", "ok")
-                    span.set_attribute("llm.prompt_tokens", response.prompt_tokens)
-                    span.set_attribute("llm.completion_tokens", response.completion_tokens)
-                    outcome.prompt_tokens += response.prompt_tokens
-                    outcome.completion_tokens += response.completion_tokens
-                    text: str = response.text
-                    return text
-            raise AssertionError("unreachable: tenacity re-raises")  # pragma: no cover
-
-        text = await once(messages)
+    async def _consult(self, call: _Call[T]) -> tuple[T, str]:
+        """(validated value, raw text): one completion, and one bounded re-ask if it is invalid."""
+        text = await self._complete(call, call.messages)
         try:
-            return parse(text), text
+            return self._validated(call, text), text
         except LLMInvalidOutput as first:
-            if deadline.remaining() < _MIN_ATTEMPT_S:
+            if call.remaining() < _MIN_ATTEMPT_S:
                 raise
-            # One bounded re-ask, quoting the problem; never more.
             retry = (
-                *messages,
+                *call.messages,
                 ChatMessage("assistant", text[:2000]),
                 ChatMessage(
                     "user", f"That answer was not usable ({first}). Reply with the JSON object only."
                 ),
             )
-            text = await once(retry)
-            return parse(text), text
+            text = await self._complete(call, retry)
+            return self._validated(call, text), text
 
-    def _retryable(self, deadline: _Deadline) -> Callable[[RetryCallState], bool]:
+    async def _complete(self, call: _Call[T], messages: tuple[ChatMessage, ...]) -> str:
+        """The answer text, retrying transient failures while the deadline allows."""
+        client, template = call.client, call.template
+        async for attempt in AsyncRetrying(
+            retry=self._retryable(call), stop=self._stop(call), wait=self._wait, reraise=True
+        ):
+            with attempt, self._tracer.start_as_current_span("llm.attempt") as span:
+                call.meter.calls += 1
+                span.set_attribute("llm.model", client.model)
+                span.set_attribute("llm.prompt", template.key)
+                span.set_attribute("llm.attempt", attempt.retry_state.attempt_number)
+                try:
+                    response = await client.complete(
+                        LLMRequest(
+                            messages,
+                            template.name,
+                            call.schema,
+                            template.max_tokens,
+                            timeout_s=max(call.remaining(), 0.001),
+                            temperature=template.temperature,
+                        )
+                    )
+                except LLMUnavailable as e:
+                    span.set_attribute("llm.outcome", e.reason)
+                    raise
+                span.set_attribute("llm.outcome", "ok")
+                span.set_attribute("llm.prompt_tokens", response.prompt_tokens)
+                span.set_attribute("llm.completion_tokens", response.completion_tokens)
+                call.meter.prompt_tokens += response.prompt_tokens
+                call.meter.completion_tokens += response.completion_tokens
+                text: str = response.text
+                return text
+        raise AssertionError("unreachable: tenacity re-raises")  # pragma: no cover
+
+    @staticmethod
+    def _retryable(call: _Call[T]) -> Callable[[RetryCallState], bool]:
         def decide(state: RetryCallState) -> bool:
             error = state.outcome.exception() if state.outcome else None
             if not isinstance(error, _TRANSIENT):
                 return False
             if isinstance(error, LLMRateLimited) and error.retry_after_s is not None:
-                return error.retry_after_s + _MIN_ATTEMPT_S < deadline.remaining()
+                return error.retry_after_s + _MIN_ATTEMPT_S < call.remaining()
             return True
 
         return decide
 
-    def _stop(self, deadline: _Deadline) -> Callable[[RetryCallState], bool]:
+    def _stop(self, call: _Call[T]) -> Callable[[RetryCallState], bool]:
         def stop(state: RetryCallState) -> bool:
-            return (
-                state.attempt_number >= self._settings.max_attempts or deadline.remaining() < _MIN_ATTEMPT_S
-            )
+            return state.attempt_number >= self._settings.max_attempts or call.remaining() < _MIN_ATTEMPT_S
 
         return stop
 

@@ -15,7 +15,7 @@ from typing import cast
 import anyio.to_thread
 
 from app.adapters.complement_files import FileComplementStore
-from app.bundles.complements import Source
+from app.domain.complements import ComplementSource
 from app.ports import ComplementStore
 
 _FILE = re.compile(r"^([a-z0-9][a-z0-9_-]{0,62})\.(merchandiser|learned)\.json$")
@@ -32,7 +32,7 @@ async def import_complement_files(store: ComplementStore, directory: Path) -> li
         match = _FILE.match(name)
         if match is None:
             continue
-        catalog, source = match.group(1), cast(Source, match.group(2))
+        catalog, source = match.group(1), cast(ComplementSource, match.group(2))
         if await store.get(catalog, source) is not None:
             continue
         mapping = await files.get(catalog, source)

@@ -37,7 +37,7 @@ def test_the_example_client_streams_a_two_turn_conversation() -> None:
     asyncio.run(ingest(SHOP, "shop", HashingEmbedder(), index, model_id="m"))
     printed: list[str] = []
 
-    def out(*parts: object, end: str = "\n", flush: bool = False) -> None:
+    def out(*parts: object, end: str = "\n", **_: object) -> None:  # print()'s signature
         printed.append(" ".join(str(p) for p in parts) + end)
 
     with TestClient(create_app(Settings(), Deps(embedder=HashingEmbedder(), index=index))) as client:

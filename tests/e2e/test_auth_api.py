@@ -17,7 +17,7 @@ from litestar.testing import TestClient
 from app.adapters.memory_store import MemoryControlStore
 from app.auth.admin import KeyAdmin
 from app.auth.principal import Principal
-from app.bundles.complements import ComplementMap
+from app.domain.complements import ComplementMap
 from app.main import Deps, create_app
 from app.settings import Settings, SettingsError
 from embeddings.ingest import ingest

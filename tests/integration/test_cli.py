@@ -13,8 +13,8 @@ import pytest
 
 from app.adapters.sqlite_store import SQLiteControlStore
 from app.auth.tokens import key_id_of
-from app.bundles.complements import ComplementMap
 from app.cli import main
+from app.domain.complements import ComplementMap
 
 pytestmark = pytest.mark.integration
 

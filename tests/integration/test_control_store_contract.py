@@ -15,7 +15,7 @@ import pytest
 from app.adapters.memory_store import MemoryControlStore
 from app.adapters.postgres_store import PostgresControlStore
 from app.adapters.sqlite_store import SQLiteControlStore
-from app.bundles.complements import ComplementMap
+from app.domain.complements import ComplementMap
 from app.domain.control_plane import ApiKey, CatalogSettings
 from app.domain.errors import AlreadyExists, StoreIncompatible, StoreUnavailable
 from app.ports import ControlStore

@@ -18,8 +18,8 @@ TEXTS = ["bluetooth speaker", "Canon EOS digital camera with 18-55 mm lens", "HP
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")
+def cache(onnx_model_cache: Path) -> Path:
+    return onnx_model_cache
 
 
 def test_the_export_is_cached_and_vectors_stay_close_to_fp32(cache: Path) -> None:

@@ -17,8 +17,8 @@ from app.adapters.sentence_transformer_embedder import SentenceTransformerEmbedd
 from app.adapters.sqlite_store import SQLiteControlStore
 from app.bundles.complements import learn_from_compatibility
 from app.domain.models import Product
-from app.domain.service import RecommendationService
 from app.main import Deps, create_app
+from app.search.service import RecommendationService
 from app.settings import Settings
 from embeddings.ingest import ingest
 from embeddings.readers import read_products

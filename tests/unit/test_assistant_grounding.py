@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.assistant.grounding import ground_reply
+from app.domain.grounding import ground_reply
 from app.domain.models import ScoredProduct, filter_key
 from tests.assistant_catalog import SHOP
 

@@ -6,6 +6,7 @@ import pytest
 
 from app.assistant.conversation import Turn
 from app.assistant.intent import Intent
+from app.assistant.lexicon import LexiconError, load_lexicon
 from app.assistant.parser import IntentParser
 from app.domain.models import filter_key
 from app.domain.vocabulary import Vocabulary
@@ -112,3 +113,13 @@ def test_an_excluded_brand_named_again_is_wanted_again() -> None:
     intent = parse("speakers but not JBL", "ok show me JBL then")
     assert intent.brands == ("jbl",)
     assert intent.exclude_brands == ()
+
+
+def test_the_word_lists_are_data_read_once() -> None:
+    lexicon = load_lexicon()
+    assert load_lexicon() is lexicon  # cached: one read per process
+    assert lexicon.synonyms["earbuds"] == "headphones"
+    assert {"not", "without"} <= lexicon.negation
+    assert all(w == w.casefold() for w in lexicon.stop)
+    with pytest.raises(LexiconError):
+        load_lexicon("xx")

@@ -8,22 +8,17 @@ from typing import Any
 
 import pytest
 
-from app.adapters.memory_cache import MemoryCache
 from app.assistant.conversation import MAX_TOTAL_CHARS, MAX_TURNS, Turn
 from app.assistant.service import AssistantResult, AssistantService, Finished, ItemsReady, ReplyToken
 from app.domain.errors import CatalogNotFound, InvalidRequest, LLMServerError
 from app.domain.llm import LLMRequest
 from app.domain.models import Product
-from app.domain.service import RecommendationService
-from app.llm.prompts import load_prompts
 from app.llm.resilience import Bulkhead, CircuitBreaker
-from app.llm.stage import LLMStage, LLMStageSettings
-from app.settings import PROMPTS_DIR
+from app.search.service import RecommendationService
 from embeddings.ingest import ingest
 from tests.assistant_catalog import SHOP
-from tests.fakes import HashingEmbedder, InMemoryVectorIndex, ScriptedLLM
+from tests.fakes import HashingEmbedder, InMemoryVectorIndex, ScriptedLLM, make_stage, prompts
 
-PROMPTS = load_prompts(PROMPTS_DIR)
 OTHER_SHOP = [
     Product(
         id="rival-1", title="Rival bluetooth speaker", brand="JBL", category="Speakers & Audio", price=5.0
@@ -65,14 +60,7 @@ def make(
     embedder = HashingEmbedder()
     asyncio.run(ingest(SHOP, "shop", embedder, index, model_id="m"))
     asyncio.run(ingest(OTHER_SHOP, "rival", embedder, index, model_id="m"))
-    stage = LLMStage(
-        llm,
-        MemoryCache(),
-        PROMPTS,
-        LLMStageSettings(deadline_s=deadline_s),
-        breaker=breaker or CircuitBreaker(),
-        bulkhead=bulkhead,
-    )
+    stage = make_stage(llm, deadline_s=deadline_s, breaker=breaker, bulkhead=bulkhead)
     return AssistantService(RecommendationService(embedder, index, stage), index, stage)
 
 
@@ -179,11 +167,14 @@ def test_every_intent_failure_falls_back_to_the_parser_and_the_template(
     assert all(r.schema_name == "intent" for r in llm.requests)  # the reply task is skipped
 
 
-def test_a_slow_llm_falls_back_within_the_deadline() -> None:
-    llm = ScriptedLLM(by_prompt(intent()), delay_s=2.0)
-    result = ask(make(llm, deadline_s=0.2), "bluetooth speakers")
-    assert result.fallback == "timeout"
-    assert result.timings["total"] < 200 + 300
+def test_an_llm_that_never_answers_costs_one_deadline() -> None:
+    llm = ScriptedLLM(by_prompt(intent()), hold=asyncio.Event())  # never released
+    result = ask(make(llm, deadline_s=0.3), "bluetooth speakers")
+    assert (result.fallback, result.fallback_stage, result.reply_source) == ("timeout", "intent", "template")
+    # Judged by what the stage reports: one task, cut at its deadline (the reply is not attempted).
+    [usage] = result.llm
+    assert (usage.task, usage.fallback) == ("intent", "timeout")
+    assert 0.95 * 300 <= usage.llm_ms < 2 * 300
 
 
 def test_an_open_circuit_falls_back_without_calling_the_llm() -> None:
@@ -225,7 +216,7 @@ def test_invented_ids_in_reasons_are_ignored() -> None:
     ],
 )
 def test_prompt_injection_changes_neither_the_catalog_nor_leaks_the_prompt(attack: str) -> None:
-    leak = PROMPTS["reply"].system.template
+    leak = prompts()["reply"].system.template
     llm = ScriptedLLM(
         by_prompt(
             json.dumps({**json.loads(intent()), "catalog": "rival"}),  # an injected field is ignored

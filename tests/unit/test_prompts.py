@@ -68,8 +68,9 @@ def test_a_missing_prompt_or_broken_toml_fails_at_load(tmp_path: Path) -> None:
 
 def test_the_schema_constrains_ids_to_the_candidates() -> None:
     prompts = load_prompts(PROMPTS_DIR)
-    schema = prompts["rerank"].schema_with_ids(["a", "b"])
+    schema = prompts["rerank"].schema_with_enums({"ranking": ["a", "b"]}, {"ranking": 2})
     assert schema["properties"]["ranking"]["items"]["enum"] == ["a", "b"]
-    explain = prompts["explain"].schema_with_ids(["a"])
+    assert schema["properties"]["ranking"]["maxItems"] == 2
+    explain = prompts["explain"].schema_with_enums({"reasons": ["a"]})
     assert explain["properties"]["reasons"]["items"]["properties"]["id"]["enum"] == ["a"]
     assert "enum" not in prompts["rerank"].schema["properties"]["ranking"]["items"]

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from app.adapters.memory_cache import MemoryCache
 from app.llm.resilience import Bulkhead, CircuitBreaker, SingleFlight
 
@@ -58,15 +56,20 @@ def test_the_bulkhead_refuses_instead_of_queueing() -> None:
 
 async def test_single_flight_shares_one_call_among_concurrent_callers() -> None:
     flights = SingleFlight()
+    started, release = asyncio.Event(), asyncio.Event()
     calls = 0
 
-    async def slow() -> str:
+    async def held() -> str:
         nonlocal calls
         calls += 1
-        await asyncio.sleep(0.05)
+        started.set()
+        await release.wait()
         return "answer"
 
-    results = await asyncio.gather(*(flights.do("k", slow) for _ in range(20)))
+    waiting = asyncio.gather(*(flights.do("k", held) for _ in range(20)))
+    await started.wait()  # the leader's call runs, and cannot finish until released
+    release.set()
+    results = await waiting
     assert calls == 1
     assert {r for r, _ in results} == {"answer"}
     assert sum(shared for _, shared in results) == 19
@@ -74,12 +77,21 @@ async def test_single_flight_shares_one_call_among_concurrent_callers() -> None:
 
 async def test_single_flight_gives_every_waiter_the_leaders_error() -> None:
     flights = SingleFlight()
+    started, release = asyncio.Event(), asyncio.Event()
+    calls = 0
 
     async def boom() -> str:
-        await asyncio.sleep(0.01)
+        nonlocal calls
+        calls += 1
+        started.set()
+        await release.wait()
         raise RuntimeError("upstream down")
 
-    results = await asyncio.gather(*(flights.do("k", boom) for _ in range(3)), return_exceptions=True)
+    waiting = asyncio.gather(*(flights.do("k", boom) for _ in range(3)), return_exceptions=True)
+    await started.wait()
+    release.set()
+    results = await waiting
+    assert calls == 1
     assert all(isinstance(r, RuntimeError) for r in results)
 
 
@@ -95,9 +107,11 @@ async def test_the_memory_cache_expires_entries_and_evicts_the_least_recently_us
     assert await cache.get("a") is None
 
 
-@pytest.mark.parametrize("ttl", [0.0001])
-async def test_an_expired_entry_is_a_miss(ttl: float) -> None:
-    cache = MemoryCache()
-    await cache.set("k", b"v", ttl_s=ttl)
-    await asyncio.sleep(0.01)
+async def test_an_entry_is_a_hit_until_its_ttl_and_a_miss_from_then_on() -> None:
+    clock = Clock()
+    cache = MemoryCache(clock=clock)
+    await cache.set("k", b"v", ttl_s=5)
+    clock.now = 4.999
+    assert await cache.get("k") == b"v"
+    clock.now = 5.0
     assert await cache.get("k") is None

@@ -4,7 +4,7 @@ import pytest
 
 from app.domain.errors import CatalogNotFound, InvalidRequest, ProductNotFound
 from app.domain.models import Filters, Product
-from app.domain.service import RecommendationService
+from app.search.service import RecommendationService
 from embeddings.ingest import ingest
 from tests.fakes import HashingEmbedder, InMemoryVectorIndex
 

@@ -1,8 +1,9 @@
-"""The use cases the API and the evals share: search, similar items, catalog reads.
+"""The search use case the API and the evals share: search, similar items, catalog reads.
 
 Plain async code over the ports. Retrieval first (the embedder is CPU-bound and blocking, so it
-runs in a worker thread), then the optional LLM stage, which can only re-order or explain the
-vector candidates and falls back to them on any failure. Stage timings travel back with the result
+runs in a worker thread), then the optional LLM step (rerank.py: re-rank and explain, two tasks
+through the LLM stage), which can only re-order or explain the vector candidates and falls back to
+them on any failure. Stage timings travel back with the result
 so the edge can log and return them.
 """
 
@@ -10,66 +11,37 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
 
 import anyio.to_thread
 from opentelemetry import trace
 
 from app.domain.errors import InvalidRequest, ProductNotFound
 from app.domain.lexical import query_vector
+from app.domain.llm import LLMUsage
 from app.domain.models import CatalogInfo, Filters, Fusion, Product, ScoredProduct, VectorQuery
+from app.domain.search import RerankMode, RetrievalMode, RetrievalResult, Timings, normalize_query
+from app.observability.timing import elapsed_ms
 from app.ports import Embedder, VectorIndex
-
-if TYPE_CHECKING:
-    from app.llm.stage import LLMStage
-
-RerankMode = Literal["none", "llm", "auto"]
-RetrievalMode = Literal["dense", "hybrid", "lexical"]
+from app.search.rerank import STEP, LLMTasks, Reranked, rerank_and_explain
 
 MAX_QUERY_CHARS = 1000
 
 
-def normalize_query(text: str) -> str:
-    """Collapse whitespace; the model is case-aware enough that case is kept."""
-    return " ".join(text.split())
-
-
-@dataclass(frozen=True, slots=True)
-class Timings:
-    embed_ms: float = 0.0
-    search_ms: float = 0.0
-    llm_ms: float = 0.0
-    total_ms: float = 0.0
-
-    def as_dict(self) -> dict[str, float]:
-        return {
-            "embed": round(self.embed_ms, 3),
-            "search": round(self.search_ms, 3),
-            "llm": round(self.llm_ms, 3),
-            "total": round(self.total_ms, 3),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class RetrievalResult:
-    items: list[ScoredProduct]
-    timings: Timings = field(default_factory=Timings)
-    ranking: Literal["llm", "vector"] = "vector"
-    fallback: str | None = None
-    cache: Literal["hit", "miss"] | None = None
-    reasons: dict[str, str] = field(default_factory=dict)
-    llm_calls: int = 0
-    llm_tokens: int = 0
+def _result(ranked: Reranked, start: float, embed_ms: float, search_ms: float) -> RetrievalResult:
+    llm_ms = ranked.usage.llm_ms if ranked.usage is not None else 0.0
+    return RetrievalResult(
+        ranked.items,
+        Timings(embed_ms, search_ms, llm_ms, elapsed_ms(start)),
+        ranking=ranked.ranking,
+        reasons=ranked.reasons,
+        llm=(ranked.usage,) if ranked.usage is not None else (),
+    )
 
 
 def similar_query(positives: Iterable[Product]) -> str:
     """What the LLM is told a similar-items request is looking for."""
     return "items similar to: " + "; ".join(p.title for p in positives)
-
-
-def elapsed_ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +58,7 @@ class RecommendationService:
         self,
         embedder: Embedder,
         index: VectorIndex,
-        llm: LLMStage | None = None,
+        llm: LLMTasks | None = None,
         retrieval: Retrieval = Retrieval(),
         tracer: trace.Tracer | None = None,
     ) -> None:
@@ -96,46 +68,21 @@ class RecommendationService:
         self.retrieval = retrieval
         self._tracer = tracer or trace.NoOpTracer()
 
-    @property
-    def llm_stage(self) -> LLMStage | None:
-        return self._llm
-
     def _depth(self, limit: int, rerank: RerankMode) -> int:
         """How many vector candidates to fetch: the LLM re-ranks a deeper pool than it returns."""
         if self._llm is not None and rerank != "none":
             return max(limit, self._llm.candidate_depth)
         return limit
 
-    async def _finish(
-        self,
-        start: float,
-        embed_ms: float,
-        search_ms: float,
-        query: str,
-        items: list[ScoredProduct],
-        *,
-        limit: int,
-        rerank: RerankMode,
-        explain: bool,
-    ) -> RetrievalResult:
-        if rerank == "none" and not explain:
-            return RetrievalResult(items[:limit], Timings(embed_ms, search_ms, 0.0, elapsed_ms(start)))
+    async def _rank(
+        self, query: str, items: list[ScoredProduct], *, limit: int, rerank: RerankMode, explain: bool
+    ) -> Reranked:
+        """The LLM step where asked for; without a stage, the vector order, flagged when the
+        request asked for the LLM by name."""
         if self._llm is None:
-            fallback = "llm_disabled" if rerank == "llm" or explain else None
-            return RetrievalResult(
-                items[:limit], Timings(embed_ms, search_ms, 0.0, elapsed_ms(start)), fallback=fallback
-            )
-        out = await self._llm.apply(query, items, rerank=rerank, explain=explain, limit=limit)
-        return RetrievalResult(
-            out.items,
-            Timings(embed_ms, search_ms, out.llm_ms, elapsed_ms(start)),
-            ranking=out.ranking,
-            fallback=out.fallback,
-            cache=out.cache,
-            reasons=out.reasons,
-            llm_calls=out.calls,
-            llm_tokens=out.prompt_tokens + out.completion_tokens,
-        )
+            asked = rerank == "llm" or explain
+            return Reranked(items[:limit], usage=LLMUsage(STEP, fallback="llm_disabled") if asked else None)
+        return await rerank_and_explain(self._llm, query, items, rerank=rerank, explain=explain, limit=limit)
 
     async def embed_query(self, text: str) -> list[float]:
         with self._tracer.start_as_current_span("embed_query"):
@@ -181,10 +128,9 @@ class RecommendationService:
             fusion=self.retrieval.fusion,
         )
         items = await self._query(catalog, query_)
-        embed_ms = (embedded - start) * 1000.0
-        return await self._finish(
-            start, embed_ms, elapsed_ms(embedded), text, items, limit=limit, rerank=rerank, explain=explain
-        )
+        embed_ms, search_ms = (embedded - start) * 1000.0, elapsed_ms(embedded)
+        ranked = await self._rank(text, items, limit=limit, rerank=rerank, explain=explain)
+        return _result(ranked, start, embed_ms, search_ms)
 
     async def similar(
         self,
@@ -218,16 +164,9 @@ class RecommendationService:
         )
         items = await self._query(catalog, query)
         search_ms = elapsed_ms(fetched)
-        return await self._finish(
-            start,
-            0.0,
-            search_ms,
-            similar_query(records[i].product for i in dict.fromkeys(positive)),
-            items,
-            limit=limit,
-            rerank=rerank,
-            explain=explain,
-        )
+        text = similar_query(records[i].product for i in dict.fromkeys(positive))
+        ranked = await self._rank(text, items, limit=limit, rerank=rerank, explain=explain)
+        return _result(ranked, start, 0.0, search_ms)
 
     async def product(self, catalog: str, product_id: str) -> Product:
         records = await self._index.retrieve(catalog, [product_id])

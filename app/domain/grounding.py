@@ -19,8 +19,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.assistant.intent import mentioned
 from app.domain.models import ScoredProduct
+from app.domain.vocabulary import mentioned
 
 MAX_REPLY_CHARS = 800
 _MARKER = re.compile(r"\[([^\[\]\s]{1,200})\]")

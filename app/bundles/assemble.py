@@ -1,0 +1,102 @@
+"""From a composition to what the response shows, as pure functions: per slot its item, up to
+three alternatives (no model line twice), whether it fits the anchor and its reason; the bundle's
+rationale, the LLM's only when it is grounded in the items, else a template."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from app.bundles.candidates import fits_anchor
+from app.bundles.compose import Composition, model_line
+from app.domain.grounding import ground_reply
+from app.domain.models import Product, ScoredProduct
+from app.domain.money import money
+
+ALTERNATIVES = 3
+
+
+@dataclass(slots=True)
+class BundleSlot:
+    category: str
+    item: ScoredProduct | None
+    alternatives: list[ScoredProduct]
+    reason: str | None = None
+    pinned: bool = False
+    fits_anchor: bool | None = None  # the item's compatibility statement names the anchor
+    empty_because: str | None = None
+
+
+def alternatives(item: ScoredProduct | None, candidates: Sequence[ScoredProduct]) -> list[ScoredProduct]:
+    """The next best candidates of the slot, none of the item's model line nor each other's."""
+    lines = {model_line(item.product)} if item else set()
+    out: list[ScoredProduct] = []
+    for other in candidates:
+        if item is not None and other.product.id == item.product.id:
+            continue
+        if model_line(other.product) in lines:
+            continue
+        out.append(other)
+        lines.add(model_line(other.product))
+        if len(out) == ALTERNATIVES:
+            break
+    return out
+
+
+def template_reason(slot: str, p: Product, anchors: Sequence[Product], fit: bool | None) -> str:
+    anchor = anchors[0].title if len(anchors) == 1 else "your selection"
+    parts = [f"{p.category or slot} to go with {anchor}"]
+    if fit:
+        parts.append("its maker lists it as compatible")
+    if p.price is not None:
+        parts.append(money(p.price, p.currency))
+    return "; ".join(parts)
+
+
+def assemble_slots(
+    order: Sequence[str],
+    c: Composition,
+    candidates: Mapping[str, Sequence[ScoredProduct]],
+    pinned: Mapping[str, ScoredProduct],
+    anchors: Sequence[Product],
+    *,
+    explain: bool,
+) -> list[BundleSlot]:
+    out = []
+    for slot in order:
+        item = c.picks.get(slot)
+        fit = fits_anchor(item, anchors)
+        reason = None
+        if explain and item is not None:
+            reason = c.reasons.get(item.product.id) or template_reason(slot, item.product, anchors, fit)
+        out.append(
+            BundleSlot(
+                category=item.product.category if item else slot,
+                item=item,
+                alternatives=alternatives(item, candidates.get(slot, ())),
+                reason=reason,
+                pinned=slot in pinned,
+                fits_anchor=fit,
+                empty_because=c.dropped.get(slot) if item is None else None,
+            )
+        )
+    return out
+
+
+def rationale(c: Composition, anchors: Sequence[Product], brands: Sequence[str]) -> str:
+    items = list(c.picks.values())
+    if c.rationale:
+        grounded = ground_reply(
+            c.rationale,
+            [*items, *(ScoredProduct(a, 1.0) for a in anchors)],
+            brands=brands,
+            conversation="",
+        )
+        if grounded is not None:
+            return grounded.text
+    if not items:
+        return "No complementary items were found within the constraints."
+    currency = anchors[0].currency
+    kinds = ", ".join(dict.fromkeys((i.product.category or "item").lower() for i in items))
+    names = " and ".join(a.title for a in anchors[:2])
+    return f"Completes {names} with {len(items)} item(s) ({kinds}) for {money(c.total(), currency)}."

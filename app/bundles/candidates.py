@@ -1,0 +1,99 @@
+"""A slot's candidates, as pure functions: the budget left for the open slots, the index filters
+for one slot, the hard constraints (gender, stated compatibility) and the merchandiser's order.
+
+The service only adds the I/O: one index query per slot between `slot_filters` and
+`slot_candidates`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from app.bundles.compatibility import fits
+from app.domain.models import Filters, Product, ScoredProduct, filter_key
+
+_KIDS = {"boys", "girls", "unisex kids", "kids"}
+
+
+def remaining_budget(max_total: float | None, pinned: Iterable[Product]) -> float | None:
+    """What the open slots may spend once the pinned items are paid for; None: no budget."""
+    if max_total is None:
+        return None
+    return max_total - sum(p.price or 0.0 for p in pinned)
+
+
+def slot_filters(
+    request: Filters, slot: str, remaining: float | None, excluded: Iterable[str]
+) -> Filters | None:
+    """One slot's index filters: the slot's category, in stock, the request's own filters, at most
+    the remaining budget, none of `excluded` (anchors, pins, the merchandiser's excludes). None
+    when no price can satisfy them (the budget left is below the request's `price_min`)."""
+    ceiling = min((x for x in (request.price_max, remaining) if x is not None), default=None)
+    if ceiling is not None and request.price_min is not None and ceiling < request.price_min:
+        return None
+    return replace(
+        request,
+        category=(slot,),
+        in_stock=True,
+        price_max=ceiling,
+        exclude_ids=tuple(dict.fromkeys((*request.exclude_ids, *excluded))),
+    )
+
+
+def _gender(p: Product) -> str | None:
+    for key, value in p.attributes.items():
+        if key.casefold() == "gender" and isinstance(value, str) and value.strip():
+            return value.strip().casefold()
+    return None
+
+
+def gender_compatible(candidate: Product, anchors: Sequence[Product]) -> bool:
+    """Same gender as every anchor that has one; unisex goes with adults, unisex kids with kids."""
+    mine = _gender(candidate)
+    if mine is None:
+        return True
+    for anchor in anchors:
+        theirs = _gender(anchor)
+        if theirs is None or theirs == mine:
+            continue
+        kids = theirs in _KIDS
+        if (mine == "unisex" and not kids) or (mine == "unisex kids" and kids):
+            continue
+        return False
+    return True
+
+
+def fit_verdicts(candidate: Product, anchors: Sequence[Product]) -> list[bool | None]:
+    """Per anchor: does the candidate's compatibility statement name it (None: no statement)."""
+    return [fits(candidate, a) for a in anchors]
+
+
+def admissible(candidate: Product, anchors: Sequence[Product]) -> bool:
+    """The hard constraints: the anchors' gender, and no accessory whose own compatibility
+    statement names other devices only."""
+    verdicts = fit_verdicts(candidate, anchors)
+    return gender_compatible(candidate, anchors) and not (verdicts and all(v is False for v in verdicts))
+
+
+def slot_candidates(
+    hits: Sequence[ScoredProduct], anchors: Sequence[Product], boost_brands: Iterable[str]
+) -> list[ScoredProduct]:
+    """The admissible hits, boosted brands first, then confirmed fits, then in index order."""
+    boost = {filter_key(b) for b in boost_brands}
+
+    def order(hit: ScoredProduct) -> tuple[bool, bool]:
+        boosted = filter_key(hit.product.brand) in boost
+        confirmed = any(v is True for v in fit_verdicts(hit.product, anchors))
+        return not boosted, not confirmed
+
+    return sorted((h for h in hits if admissible(h.product, anchors)), key=order)  # stable: index order
+
+
+def fits_anchor(item: ScoredProduct | None, anchors: Sequence[Product]) -> bool | None:
+    """True if the item's statement names an anchor, False if it names none of them, None if it
+    makes no statement about one of them (or there is no item)."""
+    verdicts = fit_verdicts(item.product, anchors) if item else []
+    if any(v is True for v in verdicts):
+        return True
+    return None if not verdicts or None in verdicts else False

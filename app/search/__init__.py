@@ -1,0 +1,1 @@
+"""The search use case: text search and similar items over the index, with the optional LLM step."""
