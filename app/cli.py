@@ -86,10 +86,23 @@ def _serve(settings: Settings) -> int:
     from app.main import create_app
 
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False
-    )
+    uvicorn.run(create_app(settings), **server_options(settings))
     return 0
+
+
+def server_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's options. Its loggers are left to ours (log_config=None: JSON, scrubbed, via the
+    root handler app/log.py installs). Keep-alive outlives the load balancer's idle timeout (ALB:
+    60 s) so the balancer, never the server, closes an idle connection: uvicorn's default 5 s
+    closed connections the client was about to reuse, a read error on the next request."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_keep_alive": settings.keep_alive_s,
+    }
 
 
 def parser() -> argparse.ArgumentParser:
