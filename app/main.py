@@ -33,6 +33,8 @@ from app.adapters.sentence_transformer_embedder import (
     SentenceTransformerEmbedder,
     default_model_path,
 )
+from app.api.admission import Admission, admission_middleware, gauges
+from app.api.body import AisleRequest, BodyLimits
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.request_log import request_middleware
 from app.api.routes import CatalogController, healthz, metrics_endpoint, readyz
@@ -178,7 +180,13 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
     """`tracing` defaults to what Settings say (off unless an OTLP endpoint is configured); tests
     pass one built on an in-memory exporter."""
     telemetry = tracing or build_tracing(settings)
-    metrics = Metrics(multiprocess_dir=settings.prometheus_multiproc_dir)
+    metrics = Metrics(
+        multiprocess_dir=settings.prometheus_multiproc_dir, max_catalogs=settings.metrics_max_catalogs
+    )
+    limits = BodyLimits(settings.max_body_bytes, settings.max_write_body_bytes, settings.max_json_depth)
+    gate = Admission(
+        settings.max_in_flight, settings.max_queue, settings.queue_timeout_ms / 1000.0, gauges(metrics)
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -218,17 +226,22 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
                 telemetry.shutdown()
             log.info("shutdown")
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[CatalogController, healthz, readyz, metrics_endpoint],
         lifespan=[lifespan],
+        state=State({"body_limits": limits}),
+        request_class=AisleRequest,
+        request_max_body_size=max(limits.max_bytes, limits.max_write_bytes),  # the hard cap
         dependencies={
             "service": Provide(_service, sync_to_thread=False),
             "assistant": Provide(_assistant, sync_to_thread=False),
             "bundles": Provide(_bundles, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_middleware(telemetry.tracer, metrics)],
+        middleware=[request_middleware(telemetry.tracer, metrics), admission_middleware(gate, metrics)],
         openapi_config=OpenAPIConfig(
             title="Aisle", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()]
         ),
     )
+    metrics.known_routes(frozenset(route.path_format for route in app.routes))
+    return app

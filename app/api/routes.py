@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
+import anyio.to_thread
 import msgspec
 import structlog
 from litestar import Controller, Response, get, post, put
@@ -253,7 +254,11 @@ class CatalogController(Controller):
         validate_catalog_name(catalog)
         return await _complements(catalog, bundles)
 
-    @put("/{catalog:str}/complements", summary="Set the merchandiser's complement map (validated)")
+    @put(
+        "/{catalog:str}/complements",
+        summary="Set the merchandiser's complement map (validated)",
+        opt={"body": "write"},  # the write route class's body limit (app/api/body.py)
+    )
     async def put_complements(
         self, catalog: CatalogName, data: JSONBody[ComplementsIn], bundles: NamedDependency[BundleService]
     ) -> ComplementsOut:
@@ -271,12 +276,16 @@ class CatalogController(Controller):
         return ProductOut.of(await service.product(catalog, product_id))
 
 
-@get("/healthz", summary="Liveness: the process serves requests", tags=["ops"])
+# Probes and scrapes bypass admission control (app/api/admission.py): never refused, never queued.
+_OPS = {"admission": False}
+
+
+@get("/healthz", summary="Liveness: the process serves requests", tags=["ops"], opt=_OPS)
 async def healthz() -> Health:
     return Health(status="ok")
 
 
-@get("/readyz", summary="Readiness: model loaded and index reachable", tags=["ops"])
+@get("/readyz", summary="Readiness: model loaded and index reachable", tags=["ops"], opt=_OPS)
 async def readyz(service: NamedDependency[RecommendationService]) -> Response[Health]:
     checks = {"model": "ok"}
     try:
@@ -291,7 +300,7 @@ async def readyz(service: NamedDependency[RecommendationService]) -> Response[He
     )
 
 
-@get("/metrics", summary="Prometheus metrics", tags=["ops"], media_type=CONTENT_TYPE_LATEST)
+@get("/metrics", summary="Prometheus metrics", tags=["ops"], media_type=CONTENT_TYPE_LATEST, opt=_OPS)
 async def metrics_endpoint(service: NamedDependency[RecommendationService], state: State) -> Response[bytes]:
     metrics: Metrics = state.metrics
     stage = service.llm_stage
@@ -299,9 +308,11 @@ async def metrics_endpoint(service: NamedDependency[RecommendationService], stat
         metrics.breaker_state.set(BREAKER_STATES[stage.breaker.state])
         metrics.llm_in_flight.set(stage.bulkhead.in_flight)
     try:
-        for catalog in await service.catalogs():
-            metrics.index_products.labels(catalog.name).set(catalog.product_count)
+        metrics.set_catalog_counts({c.name: c.product_count for c in await service.catalogs()})
         metrics.ready.set(1)
     except AisleError:
         metrics.ready.set(0)  # metrics still render; the AisleNotReady alert fires on this
-    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    # Rendering walks every series (and, multi-process, reads every worker's file): a worker thread,
+    # so a scrape never holds the event loop the probes and requests run on.
+    body = await anyio.to_thread.run_sync(metrics.render)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
