@@ -8,6 +8,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.settings import Settings, SettingsError, embedding_model_id
 
@@ -90,7 +91,7 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
-def server_options(settings: Settings) -> dict[str, object]:
+def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options. Its loggers are left to ours (log_config=None: JSON, scrubbed, via the
     root handler app/log.py installs). Keep-alive outlives the load balancer's idle timeout (ALB:
     60 s) so the balancer, never the server, closes an idle connection: uvicorn's default 5 s

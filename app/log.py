@@ -91,7 +91,7 @@ def _renderer(use_json: bool) -> structlog.types.Processor:
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to `sys.stdout` as it is at each call, like structlog's PrintLoggerFactory."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stdout
 

@@ -231,6 +231,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
         lifespan=[lifespan],
         state=State({"body_limits": limits}),
         request_class=AisleRequest,
+        logging_config=None,  # app/log.py owns logging: litestar's own loggers reach the JSON root handler
         request_max_body_size=max(limits.max_bytes, limits.max_write_bytes),  # the hard cap
         dependencies={
             "service": Provide(_service, sync_to_thread=False),

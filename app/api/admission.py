@@ -14,13 +14,14 @@ probe must not be refused, or queued behind the very load it should report on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable
 
 import msgspec
 import structlog
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from app.api.dto import ErrorBody
 from app.observability.metrics import Metrics
@@ -84,10 +85,8 @@ class Admission:
         if slot.done() and not slot.cancelled():
             return True
         slot.cancel()
-        try:
+        with contextlib.suppress(ValueError):
             self._waiters.remove(slot)
-        except ValueError:
-            pass
         return False
 
     def release(self) -> None:
@@ -116,18 +115,18 @@ async def _reject(send: Send, reason: str) -> None:
             request_id=str(request_id) if request_id else None,
         )
     )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(RETRY_AFTER_S).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(RETRY_AFTER_S).encode()),
+        ],
+    }
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)
 
 
 def gauges(metrics: Metrics) -> Callable[[int, int], None]:

@@ -27,7 +27,6 @@ from litestar.types import ExceptionHandlersMap
 
 from app.api.body import BodyRejected
 from app.api.dto import ErrorBody
-from app.observability.metrics import UNMATCHED_ROUTE
 from app.domain.errors import (
     AisleError,
     DependencyUnavailable,
@@ -35,6 +34,7 @@ from app.domain.errors import (
     InvalidRequest,
     NotFound,
 )
+from app.observability.metrics import UNMATCHED_ROUTE
 
 log = structlog.get_logger("aisle.api")
 _FIELD_PATH = re.compile(r"\s*-?\s*at `\$\.?([^`]*)`")

@@ -116,7 +116,10 @@ class Metrics:
             "aisle_http_in_flight", "Requests being handled", registry=r, multiprocess_mode="livesum"
         )
         self.http_queued = Gauge(
-            "aisle_http_queued", "Requests waiting for an admission slot", registry=r, multiprocess_mode="livesum"
+            "aisle_http_queued",
+            "Requests waiting for an admission slot",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         for outcome in LLM_OUTCOMES:
             self.llm_requests.labels(outcome)  # export zeros, so rate() works before the first event
