@@ -44,7 +44,8 @@ def test_a_shard_held_by_another_process_leaves_the_instance_ready(tmp_path: Pat
         text=True,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
         with TestClient(create_app(Settings(data_dir=tmp_path), Deps(HashingEmbedder(), served))) as client:
             ready = client.get("/readyz")
             assert ready.status_code == 200, ready.text
