@@ -34,8 +34,10 @@ from app.adapters.sentence_transformer_embedder import (
     default_model_path,
 )
 from app.api.admission import Admission, admission_middleware, gauges
+from app.api.allow import allow_middleware, route_methods
 from app.api.body import AisleRequest, BodyLimits
 from app.api.errors import EXCEPTION_HANDLERS
+from app.api.openapi import document
 from app.api.request_log import request_middleware
 from app.api.routes import CatalogController, healthz, metrics_endpoint, readyz
 from app.assistant.service import AssistantService
@@ -183,6 +185,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
     metrics = Metrics(
         multiprocess_dir=settings.prometheus_multiproc_dir, max_catalogs=settings.metrics_max_catalogs
     )
+    allowed: dict[str, bytes] = {}  # path template -> Allow, once the routes exist (app/api/allow.py)
     limits = BodyLimits(settings.max_body_bytes, settings.max_write_body_bytes, settings.max_json_depth)
     gate = Admission(
         settings.max_in_flight, settings.max_queue, settings.queue_timeout_ms / 1000.0, gauges(metrics)
@@ -239,10 +242,16 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             "bundles": Provide(_bundles, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_middleware(telemetry.tracer, metrics), admission_middleware(gate, metrics)],
+        middleware=[
+            request_middleware(telemetry.tracer, metrics),
+            allow_middleware(allowed),
+            admission_middleware(gate, metrics),
+        ],
         openapi_config=OpenAPIConfig(
             title="Aisle", version="0.1.0", path="/schema", render_plugins=[SwaggerRenderPlugin()]
         ),
     )
     metrics.known_routes(frozenset(route.path_format for route in app.routes))
+    allowed.update(route_methods(app))
+    document(app)  # the served OpenAPI declares every response each route can give
     return app

@@ -128,6 +128,7 @@ def _unrouted(request: Request[Any, Any, Any], exc: HTTPException) -> Response[E
     structlog.contextvars.bind_contextvars(request_id=request_id)
     try:
         response = error_response(status, code, exc.detail or "no such route")
+        response.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110)
         response.headers["x-request-id"] = request_id
         log.info(
             "request",

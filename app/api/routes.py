@@ -12,6 +12,7 @@ import structlog
 from litestar import Controller, Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
@@ -39,12 +40,20 @@ from app.api.request_log import annotate
 from app.assistant.service import AssistantResult, AssistantService, Finished, ItemsReady, ReplyToken
 from app.bundles.service import BundleResult, BundleService
 from app.domain.errors import AisleError
-from app.domain.models import validate_catalog_name
+from app.domain.models import CATALOG_NAME_PATTERN, validate_catalog_name
 from app.domain.service import RecommendationService, RetrievalResult
 from app.llm.stage import Answer
 from app.observability.metrics import BREAKER_STATES, Metrics
 
-CatalogName = Annotated[str, PathParameter(description="catalog name", max_length=63)]
+CatalogName = Annotated[
+    str,
+    PathParameter(
+        description="catalog name: 1-63 of a-z, 0-9, _ and -, starting with a letter or digit",
+        min_length=1,
+        max_length=63,
+        pattern=CATALOG_NAME_PATTERN,
+    ),
+]
 
 
 def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalResponse:
@@ -191,6 +200,7 @@ class CatalogController(Controller):
         "/{catalog:str}/assistant",
         status_code=HTTP_200_OK,
         summary="Conversational shopping assistant (JSON, or Server-Sent Events with stream=true)",
+        opt={"stream": "text/event-stream", "json": AssistantResponse},  # declared by app/api/openapi.py
     )
     async def assistant(
         self,
@@ -285,7 +295,15 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@get("/readyz", summary="Readiness: model loaded and index reachable", tags=["ops"], opt=_OPS)
+@get(
+    "/readyz",
+    summary="Readiness: model loaded and index reachable",
+    tags=["ops"],
+    opt=_OPS,
+    responses={
+        HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(Health, description="Not ready: `checks` says why")
+    },
+)
 async def readyz(service: NamedDependency[RecommendationService]) -> Response[Health]:
     checks = {"model": "ok"}
     try:
