@@ -13,6 +13,7 @@ from litestar import Controller, Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
@@ -52,6 +53,7 @@ CatalogName = Annotated[
         min_length=1,
         max_length=63,
         pattern=CATALOG_NAME_PATTERN,
+        examples=[Example(value="icecat")],
     ),
 ]
 

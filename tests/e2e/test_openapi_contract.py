@@ -57,7 +57,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     index = InMemoryVectorIndex()
-    asyncio.run(ingest(PRODUCTS, "shop", HashingEmbedder(), index, model_id="m"))
+    asyncio.run(ingest(PRODUCTS, "icecat", HashingEmbedder(), index, model_id="m"))  # the schema's example
     app = create_app(Settings(max_in_flight=64, max_queue=64), Deps(HashingEmbedder(), index))
     port = _free_port()
     server = uvicorn.Server(
