@@ -110,8 +110,10 @@ class Phase:
         }
 
 
-async def client_loop(client: httpx.AsyncClient, phase: Phase, stop: float, llm_share: float) -> None:
-    rng = random.Random(phase.concurrency * 7919 + id(phase) % 1000)
+async def client_loop(
+    client: httpx.AsyncClient, phase: Phase, stop: float, llm_share: float, seed: int
+) -> None:
+    rng = random.Random(phase.concurrency * 7919 + seed)  # each client its own, repeatable sequence
     while time.monotonic() < stop:
         llm = rng.random() < llm_share
         body = {"query": rng.choice(QUERIES), "limit": 10, "rerank": "llm" if llm else "none"}
@@ -175,7 +177,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             stop = time.monotonic() + args.seconds
             await asyncio.gather(
                 health_probe(url, phase, stop),
-                *(client_loop(client, phase, stop, args.llm_share) for _ in range(n)),
+                *(client_loop(client, phase, stop, args.llm_share, seed) for seed in range(n)),
             )
             await asyncio.sleep(6.0)  # idle past uvicorn's default keep-alive, then reuse the pool
             for _ in range(n):
@@ -190,7 +192,9 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--llm-share", type=float, default=0.25)

@@ -92,6 +92,7 @@ def _field_of(message: str) -> tuple[str | None, str]:
     path = match.group(1) if match else ""
     if path == "data" or path.startswith(("data.", "data[")):  # litestar's lenient path: `$.data...`
         path = path.removeprefix("data").removeprefix(".")
+    path = path.split("[...]", 1)[0]  # msgspec writes a mapping's key as `[...]`: name the mapping
     missing = _MISSING_FIELD.search(message)
     if missing:
         path = f"{path}.{missing.group(1)}" if path else missing.group(1)

@@ -198,3 +198,22 @@ def test_the_catalog_gauge_is_capped() -> None:
         assert len(labelled) == 4  # 3 catalogs + the rest summed
         assert dict(labelled)["shop"] == "2.0"  # the largest is kept
         assert dict(labelled)["_other"] == "3.0"
+
+
+def test_a_huge_complement_map_is_refused_before_it_is_read_or_validated(client: TestClient) -> None:  # type: ignore[type-arg]
+    mapping = {f"category {i}": [f"other {j}" for j in range(20)] for i in range(40_000)}
+    body = json.dumps({"complements": mapping}).encode()
+    assert len(body) > 9_000_000
+    response = client.put(
+        "/v1/catalogs/shop/complements", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "body_too_large"
+
+
+def test_a_complement_map_within_the_limit_still_has_bounded_entries(client: TestClient) -> None:  # type: ignore[type-arg]
+    too_many = {"Speakers": [f"c{j}" for j in range(21)]}
+    response = client.put("/v1/catalogs/shop/complements", json={"complements": too_many})
+    assert response.status_code == 422
+    assert response.json()["field"] == "complements"
+    assert "[...]" not in response.json()["message"]
