@@ -193,6 +193,10 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Blocking work (embedding, Edge calls) runs in anyio's worker threads, 40 at once by default:
+        # on a few cores, 40 CPU-bound threads only contend, for the cores and for the GIL the event
+        # loop needs to deliver deadlines. A few threads, with the rest waiting their turn in order.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         owned = deps is None
         active = await build_deps(settings) if deps is None else deps
         cache = active.cache or MemoryCache()

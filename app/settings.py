@@ -158,6 +158,7 @@ class Settings:
     max_write_body_bytes: int = 1024 * 1024  # routes marked opt={"body": "write"} (catalog writes)
     max_json_depth: int = 32
     max_in_flight: int = 32  # requests handled at once per worker
+    worker_threads: int = 4  # threads running blocking work (embedding, Edge calls) at once per worker
     max_queue: int = 64  # requests waiting for a slot, beyond which a 503 + Retry-After
     queue_timeout_ms: int = 1000  # the longest a request waits for a slot
     keep_alive_s: int = 75  # above ALB's 60 s idle timeout: the client side must close first
@@ -240,6 +241,7 @@ class Settings:
             max_json_depth=_int(env, "AISLE_MAX_JSON_DEPTH", 32, low=4, high=1000),
             max_in_flight=_int(env, "AISLE_MAX_IN_FLIGHT", 32, low=1, high=10_000),
             max_queue=_int(env, "AISLE_MAX_QUEUE", 64, low=0, high=100_000),
+            worker_threads=_int(env, "AISLE_WORKER_THREADS", 4, low=1, high=1024),
             queue_timeout_ms=_int(env, "AISLE_QUEUE_TIMEOUT_MS", 1000, low=1, high=600_000),
             keep_alive_s=_int(env, "AISLE_KEEP_ALIVE_S", 75, low=1, high=3600),
             metrics_max_catalogs=_int(env, "AISLE_METRICS_MAX_CATALOGS", 100, low=1, high=10_000),

@@ -26,12 +26,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,7 @@ class Phase:
     concurrency: int
     seconds: float
     latencies_ms: list[float] = field(default_factory=list)
+    server_ms: list[float] = field(default_factory=list)  # Server-Timing: time inside the server
     llm_ms: list[float] = field(default_factory=list)
     health_ms: list[float] = field(default_factory=list)
     rejected: int = 0
@@ -91,6 +94,7 @@ class Phase:
         lat = np.array(self.latencies_ms or [0.0])
         llm = np.array(self.llm_ms or [0.0])
         health = np.array(self.health_ms or [0.0])
+        server = np.array(self.server_ms or [0.0])
         return {
             "concurrency": self.concurrency,
             "seconds": self.seconds,
@@ -98,6 +102,8 @@ class Phase:
             "throughput_rps": round(len(self.latencies_ms) / self.seconds, 1),
             "p50_ms": round(float(np.percentile(lat, 50)), 1),
             "p99_ms": round(float(np.percentile(lat, 99)), 1),
+            "server_p50_ms": round(float(np.percentile(server, 50)), 1),
+            "server_p99_ms": round(float(np.percentile(server, 99)), 1),
             "rejected_503": self.rejected,
             "errors": dict(self.errors),
             "llm_stage_ms": {
@@ -126,6 +132,7 @@ async def client_loop(
         elapsed = (time.perf_counter() - start) * 1000.0
         if response.status_code == 200:
             phase.latencies_ms.append(elapsed)
+            phase.server_ms.append(float(response.headers["server-timing"].split("dur=")[1]))
             if llm:
                 phase.llm_ms.append(float(response.json()["timings_ms"]["llm"]))
         elif response.status_code == 503 and response.json().get("error") == "overloaded":
@@ -166,28 +173,43 @@ async def keep_alive_probe(url: str, keep_alive_s: float, stop: float) -> dict[s
     return out
 
 
-async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
-    phases = []
-    total = len(args.concurrency) * (args.seconds + 6) + 5
-    probe = asyncio.create_task(keep_alive_probe(url, args.probe_gap, time.monotonic() + total))
-    for n in args.concurrency:
+def load_phase(url: str, n: int, seconds: float, llm_share: float) -> Phase:
+    """One phase's clients, in their own process (see run)."""
+
+    async def go() -> Phase:
+        phase = Phase(n, seconds)
         limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
         async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as client:
-            phase = Phase(n, args.seconds)
-            stop = time.monotonic() + args.seconds
-            await asyncio.gather(
-                health_probe(url, phase, stop),
-                *(client_loop(client, phase, stop, args.llm_share, seed) for seed in range(n)),
-            )
+            stop = time.monotonic() + seconds
+            await asyncio.gather(*(client_loop(client, phase, stop, llm_share, seed) for seed in range(n)))
             await asyncio.sleep(6.0)  # idle past uvicorn's default keep-alive, then reuse the pool
             for _ in range(n):
                 try:
                     await client.get("/healthz")
                 except httpx.TransportError as e:
                     phase.error(f"after_idle_{type(e).__name__}")
-        report = phase.report()
-        print(json.dumps(report), flush=True)
-        phases.append(report)
+        return phase
+
+    return asyncio.run(go())
+
+
+async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    """Load clients run in a child process: the probes here are not queued behind 200 client
+    tasks in one event loop (the first version measured its own client's lag)."""
+    phases = []
+    total = len(args.concurrency) * (args.seconds + 6) + 5
+    probe = asyncio.create_task(keep_alive_probe(url, args.probe_gap, time.monotonic() + total))
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for n in args.concurrency:
+            health = Phase(n, args.seconds)
+            load = loop.run_in_executor(pool, load_phase, url, n, args.seconds, args.llm_share)
+            await health_probe(url, health, time.monotonic() + args.seconds)
+            phase = await load
+            phase.health_ms = health.health_ms
+            report = phase.report()
+            print(json.dumps(report), flush=True)
+            phases.append(report)
     return {"phases": phases, "keep_alive_probe": await probe}
 
 
@@ -203,9 +225,11 @@ def main() -> None:
     parser.add_argument("--probe-gap", type=float, default=5.0, help="keep-alive probe's idle gap, s")
     parser.add_argument("--env", nargs="*", default=[], help="extra KEY=VALUE for the server")
     parser.add_argument("--out", default=str(ROOT / "bench/results/load.json"))
+    parser.add_argument("--work-dir", default=None, help="reuse a data directory (ingest is incremental)")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="aisle-bench-load-"))
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="aisle-bench-load-"))
+    work.mkdir(parents=True, exist_ok=True)
     sample = work / "sample.jsonl"
     with SAMPLE.open() as src:
         sample.write_text("".join(line for _, line in zip(range(args.products), src, strict=False)))

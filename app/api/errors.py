@@ -131,6 +131,7 @@ def _unrouted(request: Request[Any, Any, Any], exc: HTTPException) -> Response[E
         response = error_response(status, code, exc.detail or "no such route")
         response.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110)
         response.headers["x-request-id"] = request_id
+        response.headers["server-timing"] = "app;dur=0.0"  # as its log line and metric: routing only
         log.info(
             "request",
             status=status,

@@ -75,6 +75,10 @@ def request_middleware(tracer: trace.Tracer, metrics: Metrics) -> Callable[[ASGI
                     status = message["status"]
                     headers = list(message.get("headers", []))
                     headers.append((b"x-request-id", request_id.encode()))
+                    # Time in this process until the response starts (admission wait included): lets a
+                    # client or a benchmark tell server time from its own and the network's.
+                    took = (time.perf_counter() - start) * 1000.0
+                    headers.append((b"server-timing", f"app;dur={took:.1f}".encode()))
                     message["headers"] = headers
                 await send(message)
 

@@ -217,3 +217,12 @@ def test_a_complement_map_within_the_limit_still_has_bounded_entries(client: Tes
     assert response.status_code == 422
     assert response.json()["field"] == "complements"
     assert "[...]" not in response.json()["message"]
+
+
+def test_every_response_says_how_long_the_server_took(client: TestClient) -> None:  # type: ignore[type-arg]
+    for response in (
+        client.post("/v1/catalogs/shop/search", json={"query": "speaker"}),
+        client.get("/healthz"),
+        client.get("/nowhere"),
+    ):
+        assert re.fullmatch(r"app;dur=\d+\.\d", response.headers.get("server-timing", "")), response.headers
