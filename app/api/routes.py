@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
+import anyio
 import anyio.to_thread
 import msgspec
 import structlog
@@ -333,6 +334,7 @@ async def metrics_endpoint(service: NamedDependency[RecommendationService], stat
     except AisleError:
         metrics.ready.set(0)  # metrics still render; the AisleNotReady alert fires on this
     # Rendering walks every series (and, multi-process, reads every worker's file): a worker thread,
-    # so a scrape never holds the event loop the probes and requests run on.
-    body = await anyio.to_thread.run_sync(metrics.render)
+    # so a scrape never holds the event loop the probes and requests run on; its own thread, so it
+    # never queues behind the embedding work in the shared pool (AISLE_WORKER_THREADS).
+    body = await anyio.to_thread.run_sync(metrics.render, limiter=anyio.CapacityLimiter(1))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

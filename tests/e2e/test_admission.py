@@ -122,3 +122,16 @@ async def test_slots_pass_to_waiters_in_order_and_a_leaving_waiter_frees_its_pla
     assert order == ["a", "b"]
     assert gate.active == 0
     assert gate.queued == 0
+
+
+async def _thread_tokens() -> float:
+    import anyio.to_thread
+
+    return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+
+def test_blocking_work_runs_on_a_bounded_number_of_threads() -> None:
+    """anyio's default 40 threads of CPU-bound embedding on a few cores starved the event loop,
+    which delivers deadlines: the LLM stage overran its 2 s budget under load."""
+    with served(HashingEmbedder(), worker_threads=3) as client, client.portal() as portal:
+        assert portal.call(_thread_tokens) == 3
