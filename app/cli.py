@@ -104,10 +104,8 @@ async def _complements(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings) -> int:
     import uvicorn
 
-    from app.log import configure_logging
     from app.main import create_app
 
-    configure_logging(settings.log_level, settings.log_json)
     uvicorn.run(create_app(settings), **server_options(settings))
     return 0
 
@@ -177,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as e:
         print(f"aisle: configuration error: {e}", file=sys.stderr)
         return 2
+    from app.log import configure_logging
+
+    # Every command, not only `serve`: structlog's own default renders tracebacks with their locals.
+    configure_logging(settings.log_level, settings.log_json)
     if args.command == "ingest":
         return asyncio.run(_ingest(settings, args))
     if args.command == "complements":

@@ -98,3 +98,20 @@ def test_our_own_lines_are_scrubbed_too(capsys: pytest.CaptureFixture[str]) -> N
     line = json.loads(capsys.readouterr().out)
     assert line["url"] == "postgresql://app:***@db/aisle"
     assert line["headers"] == {"Authorization": "***", "Accept": "*/*"}
+
+
+def test_the_console_renderer_shows_no_locals_either(capsys: pytest.CaptureFixture[str]) -> None:
+    import structlog
+
+    configure_logging("info", json=False)  # a terminal: what `aisle ingest` prints there
+
+    def fail(token: str) -> None:
+        raise RuntimeError("boom")
+
+    try:
+        fail(SECRET)
+    except RuntimeError as e:
+        structlog.get_logger("aisle").error("failed", exc_info=e)
+    out = capsys.readouterr().out
+    assert "RuntimeError: boom" in out
+    assert SECRET not in out
