@@ -9,21 +9,27 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.cli_control import add_parsers, db, keys, with_store
 from app.settings import Settings, SettingsError, embedding_model_id
+
+EXIT_SYNC_REFUSED = 3  # distinct from 1 (rows failed): nothing was written
 
 
 async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from app.main import build_embedder, build_index
-    from embeddings.ingest import ingest
+    from embeddings.ingest import SyncRefused, ingest
     from embeddings.readers import read_products
 
     items = [item for path in args.paths for item in read_products(Path(path))]
     embedder = build_embedder(settings, threads=settings.ingest_threads or (os.cpu_count() or 1))
     index = build_index(settings)
+    fraction = (
+        settings.ingest_max_delete_fraction if args.max_delete_fraction is None else args.max_delete_fraction
+    )
     try:
         with tqdm(total=len(items), unit="product", desc=f"ingest {args.catalog}", file=sys.stderr) as bar:
             summary = await ingest(
@@ -33,19 +39,29 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
                 index,
                 model_id=embedding_model_id(settings),
                 full_sync=args.full_sync,
+                max_delete_fraction=fraction,
+                force=args.force,
+                dry_run=args.dry_run,
                 batch_size=args.batch_size,
                 optimize=not args.no_optimize,
                 progress=bar.update,
             )
+    except SyncRefused as e:
+        print(f"aisle: refused, nothing written: {e}", file=sys.stderr)
+        return EXIT_SYNC_REFUSED
     finally:
         await index.close()
-    await _register(settings, args.catalog)
+    if not args.dry_run and summary.added + summary.updated + summary.unchanged:
+        await _register(settings, args.catalog)  # only a catalog that now exists
     for error in summary.errors[:50]:
         print(f"error: {error.location} id={error.product_id or '-'}: {error.message}", file=sys.stderr)
     if len(summary.errors) > 50:
         print(f"error: ... and {len(summary.errors) - 50} more", file=sys.stderr)
+    for action, ids in summary.planned_ids.items():  # a dry run's plan, id by id
+        for product_id in ids:
+            print(f"would {action}: {product_id}")
     print(summary.line())
-    if args.metrics_file:
+    if args.metrics_file and not args.dry_run:
         from app.observability.metrics import write_ingest_metrics
 
         counts = {
@@ -66,6 +82,13 @@ async def _register(settings: Settings, catalog: str) -> None:
     from app.domain.control_plane import CatalogSettings
 
     await with_store(settings, lambda store: store.add_catalog(CatalogSettings(catalog, datetime.now(UTC))))
+
+
+def _fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
 
 
 async def _complements(settings: Settings, args: argparse.Namespace) -> int:
@@ -92,14 +115,25 @@ async def _complements(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings) -> int:
     import uvicorn
 
-    from app.log import configure_logging
     from app.main import create_app
 
-    configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False
-    )
+    uvicorn.run(create_app(settings), **server_options(settings))
     return 0
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options. Its loggers are left to ours (log_config=None: JSON, scrubbed, via the
+    root handler app/log.py installs). Keep-alive outlives the load balancer's idle timeout (ALB:
+    60 s) so the balancer, never the server, closes an idle connection: uvicorn's default 5 s
+    closed connections the client was about to reuse, a read error on the next request."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_keep_alive": settings.keep_alive_s,
+    }
 
 
 def parser() -> argparse.ArgumentParser:
@@ -111,6 +145,15 @@ def parser() -> argparse.ArgumentParser:
     )
     ing.add_argument("--catalog", required=True, help="catalog name (a-z, 0-9, _ and -)")
     ing.add_argument("--full-sync", action="store_true", help="delete stored products missing from the input")
+    ing.add_argument(
+        "--max-delete-fraction",
+        type=_fraction,
+        default=None,
+        help="a full sync refuses (exit 3, nothing written) to delete more than this share of the "
+        "catalog (default: AISLE_INGEST_MAX_DELETE_FRACTION, 0.2)",
+    )
+    ing.add_argument("--force", action="store_true", help="delete past --max-delete-fraction")
+    ing.add_argument("--dry-run", action="store_true", help="print what would be added, updated, deleted")
     ing.add_argument("--batch-size", type=int, default=256, help="products embedded and upserted per batch")
     ing.add_argument("--no-optimize", action="store_true", help="skip building the HNSW index afterwards")
     ing.add_argument(
@@ -144,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as e:
         print(f"aisle: configuration error: {e}", file=sys.stderr)
         return 2
+    from app.log import configure_logging
+
+    # Every command, not only `serve`: structlog's own default renders tracebacks with their locals.
+    configure_logging(settings.log_level, settings.log_json)
     if args.command == "ingest":
         return asyncio.run(_ingest(settings, args))
     if args.command == "complements":

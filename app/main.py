@@ -39,9 +39,13 @@ from app.adapters.sentence_transformer_embedder import (
     default_model_path,
 )
 from app.adapters.sqlite_store import SQLiteControlStore
+from app.api.admission import Admission, admission_middleware, gauges
+from app.api.allow import allow_middleware, route_methods
 from app.api.auth import SECURITY_COMPONENTS, guard, provide_principal
+from app.api.body import AisleRequest, BodyLimits
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.keys import KeysController
+from app.api.openapi import document
 from app.api.request_log import request_middleware
 from app.api.routes import CatalogController, healthz, metrics_endpoint, readyz
 from app.assistant.service import AssistantService
@@ -244,10 +248,21 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
     """`tracing` defaults to what Settings say (off unless an OTLP endpoint is configured); tests
     pass one built on an in-memory exporter."""
     telemetry = tracing or build_tracing(settings)
-    metrics = Metrics(multiprocess_dir=settings.prometheus_multiproc_dir)
+    metrics = Metrics(
+        multiprocess_dir=settings.prometheus_multiproc_dir, max_catalogs=settings.metrics_max_catalogs
+    )
+    allowed: dict[str, bytes] = {}  # path template -> Allow, once the routes exist (app/api/allow.py)
+    limits = BodyLimits(settings.max_body_bytes, settings.max_write_body_bytes, settings.max_json_depth)
+    gate = Admission(
+        settings.max_in_flight, settings.max_queue, settings.queue_timeout_ms / 1000.0, gauges(metrics)
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Blocking work (embedding, Edge calls) runs in anyio's worker threads, 40 at once by default:
+        # on a few cores, 40 CPU-bound threads only contend, for the cores and for the GIL the event
+        # loop needs to deliver deadlines. A few threads, with the rest waiting their turn in order.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         owned = deps is None
         active = await build_deps(settings) if deps is None else deps
         cache = active.cache or MemoryCache()
@@ -291,9 +306,13 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
                 telemetry.shutdown()
             log.info("shutdown")
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[CatalogController, KeysController, healthz, readyz, metrics_endpoint],
         lifespan=[lifespan],
+        state=State({"body_limits": limits}),
+        request_class=AisleRequest,
+        logging_config=None,  # app/log.py owns logging: litestar's own loggers reach the JSON root handler
+        request_max_body_size=max(limits.max_bytes, limits.max_write_bytes),  # the hard cap
         dependencies={
             "service": Provide(_service, sync_to_thread=False),
             "assistant": Provide(_assistant, sync_to_thread=False),
@@ -303,7 +322,11 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
         },
         guards=[guard],
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_middleware(telemetry.tracer, metrics)],
+        middleware=[
+            request_middleware(telemetry.tracer, metrics),
+            allow_middleware(allowed),
+            admission_middleware(gate, metrics),
+        ],
         cors_config=build_cors(settings),
         openapi_config=OpenAPIConfig(
             title="Aisle",
@@ -313,3 +336,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             components=SECURITY_COMPONENTS,
         ),
     )
+    metrics.known_routes(frozenset(route.path_format for route in app.routes))
+    allowed.update(route_methods(app))
+    document(app)  # the served OpenAPI declares every response each route can give
+    return app

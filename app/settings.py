@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from app.domain.search import RetrievalMode
 
@@ -22,6 +23,36 @@ _ROOT = Path(__file__).resolve().parents[1]
 PROMPTS_DIR = _ROOT / "prompts"
 DEFAULT_GATE_FILE = _ROOT / "evals" / "llm-gate.json"
 MIN_ADMIN_KEY_CHARS = 32
+
+
+_SECRET_NAME = re.compile(r"(api_key|admin_key|password|secret|token)$")
+_DSN_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+_SECRET_QUERY = re.compile(r"(pass|secret|token|key|auth|signature|sig)", re.IGNORECASE)
+
+
+def redact_url(value: str) -> str:
+    """`scheme://user:password@host/...?token=...` with the password and secret-looking query
+    values masked; a libpq keyword DSN (`host=db password=...`) has its password masked; anything
+    else comes back unchanged."""
+    if "://" not in value:
+        return _DSN_PASSWORD.sub(r"\1***", value)
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return "***"  # unparseable but URL-shaped: say nothing of it
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, has_password, _ = userinfo.partition(":")
+        netloc = f"{user}:***@{hostport}" if has_password else f"***@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in pairs], safe="*")
+    if host is None and netloc == parts.netloc and query == parts.query:
+        return value
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class SettingsError(ValueError):
@@ -41,7 +72,7 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, *, high: float = 100) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -49,8 +80,8 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError as e:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from e
-    if not 0 <= value <= 100:
-        raise SettingsError(f"{name} must be between 0 and 100, got {value}")
+    if not 0 <= value <= high:
+        raise SettingsError(f"{name} must be between 0 and {high:g}, got {value}")
     return value
 
 
@@ -114,14 +145,6 @@ def _admin_key(env: Mapping[str, str]) -> str | None:
     return key
 
 
-def _redact_url(url: str | None) -> str | None:
-    """postgresql://user:secret@host/db -> postgresql://user:***@host/db (and ?password=...)."""
-    if not url:
-        return url
-    url = re.sub(r"(://[^:/@]+:).*@", r"\1***@", url)  # greedy: over-masking is safe
-    return re.sub(r"(password=)[^&\s]*", r"\1***", url)
-
-
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -178,6 +201,17 @@ class Settings:
     rate_limit_rps: float = 50.0  # per key, unless the key has its own; 0: keys without one are unlimited
     rate_limit_burst: int = 100
     cors_origins: tuple[str, ...] = ()  # AISLE_CORS_ORIGINS; empty: no CORS headers at all
+    # Hardening limits (docs/operations.md, "Limits"): bodies, nesting, admission, keep-alive.
+    max_body_bytes: int = 256 * 1024  # query routes (search, similar, assistant, bundles)
+    max_write_body_bytes: int = 1024 * 1024  # routes marked opt={"body": "write"} (catalog writes)
+    max_json_depth: int = 32
+    max_in_flight: int = 32  # requests handled at once per worker
+    worker_threads: int = 4  # threads running blocking work (embedding, Edge calls) at once per worker
+    max_queue: int = 64  # requests waiting for a slot, beyond which a 503 + Retry-After
+    queue_timeout_ms: int = 1000  # the longest a request waits for a slot
+    keep_alive_s: int = 75  # above ALB's 60 s idle timeout: the client side must close first
+    metrics_max_catalogs: int = 100  # catalogs labelled in aisle_index_products; the rest sum as "_other"
+    ingest_max_delete_fraction: float = 0.2  # a full sync refuses to delete more without --force
 
     @property
     def llm_enabled(self) -> bool:
@@ -257,17 +291,31 @@ class Settings:
             rate_limit_rps=_rate(env, "AISLE_RATE_LIMIT_RPS", 50.0),
             rate_limit_burst=_int(env, "AISLE_RATE_LIMIT_BURST", 100, low=1, high=1_000_000),
             cors_origins=_origins(env),
+            max_body_bytes=_int(env, "AISLE_MAX_BODY_BYTES", 256 * 1024, low=1024, high=64 << 20),
+            max_write_body_bytes=_int(env, "AISLE_MAX_WRITE_BODY_BYTES", 1 << 20, low=1024, high=256 << 20),
+            max_json_depth=_int(env, "AISLE_MAX_JSON_DEPTH", 32, low=4, high=1000),
+            max_in_flight=_int(env, "AISLE_MAX_IN_FLIGHT", 32, low=1, high=10_000),
+            max_queue=_int(env, "AISLE_MAX_QUEUE", 64, low=0, high=100_000),
+            worker_threads=_int(env, "AISLE_WORKER_THREADS", 4, low=1, high=1024),
+            queue_timeout_ms=_int(env, "AISLE_QUEUE_TIMEOUT_MS", 1000, low=1, high=600_000),
+            keep_alive_s=_int(env, "AISLE_KEEP_ALIVE_S", 75, low=1, high=3600),
+            metrics_max_catalogs=_int(env, "AISLE_METRICS_MAX_CATALOGS", 100, low=1, high=10_000),
+            ingest_max_delete_fraction=_float(env, "AISLE_INGEST_MAX_DELETE_FRACTION", 0.2, high=1.0),
         )
 
     def redacted(self) -> dict[str, object]:
-        """For start-up logs: every setting, secrets masked."""
-        out: dict[str, object] = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        for secret in ("qdrant_api_key", "llm_api_key", "admin_key"):
-            if out[secret]:
-                out[secret] = "***"
-        out["database_url"] = _redact_url(self.database_url)
-        for name in ("data_dir", "prompts_dir", "llm_gate_file", "complements_dir"):
-            out[name] = None if out[name] is None else str(out[name])
+        """For start-up logs: every setting, secrets masked (keys by name, credentials inside any
+        URL-shaped value: REDIS_URL, LLM_BASE_URL, QDRANT_URL and whatever URL comes next)."""
+        out: dict[str, object] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, Path):
+                value = str(value)
+            if value and _SECRET_NAME.search(name):
+                value = "***"
+            elif isinstance(value, str):
+                value = redact_url(value)
+            out[name] = value
         return out
 
     @property

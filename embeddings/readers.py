@@ -2,12 +2,16 @@
 
 A reader never stops at a bad row: it yields a `RowError` naming the line (or array index) and the
 id when it has one, and goes on. The ingest job counts and reports them and sets the exit code.
+Whatever a row holds (a non-finite number, invalid UTF-8, a lone surrogate, nesting deep enough to
+exhaust the parser's recursion, a CSV cell past the field limit), it is that row's error, never an
+exception that ends the file.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,11 +74,53 @@ def _guess_id(row: Any) -> str | None:
     return None
 
 
+def _unstorable(product: Product) -> str | None:
+    """What a validated row still holds that no index or JSON response can carry."""
+    if product.price is not None and not math.isfinite(product.price):
+        return "price must be a finite number"
+    for key, value in product.attributes.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"attributes.{key} must be a finite number"
+    texts = [product.id, product.title, product.brand, product.description, product.category]
+    texts += list(product.attributes) + [v for v in product.attributes.values() if isinstance(v, str)]
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text is not valid Unicode (a lone surrogate or an undecodable byte)"
+    return None
+
+
 def canonical(row: Any, location: str) -> ReadResult:
     try:
-        return msgspec.convert(row, CanonicalRow, strict=False).to_product()
-    except (msgspec.ValidationError, ValueError) as e:
-        return RowError(location, _guess_id(row), str(e))
+        product = msgspec.convert(row, CanonicalRow, strict=False).to_product()
+    except (msgspec.ValidationError, ValueError, RecursionError) as e:
+        return RowError(location, _printable(_guess_id(row)), str(e) or type(e).__name__)
+    problem = _unstorable(product)
+    if problem is not None:
+        return RowError(location, _printable(product.id), problem)
+    return product
+
+
+def _printable(text: str | None) -> str | None:
+    """An id fit for an error line even when the row's bytes were not UTF-8."""
+    return None if text is None else text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a catalog can hold")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def loads(text: str | bytes) -> Any:
+    """json.loads that refuses NaN, Infinity and numbers beyond float range (1e400)."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def icecat_attributes(row: Mapping[str, Any]) -> dict[str, AttributeValue]:
@@ -100,7 +146,7 @@ def icecat(row: Any, location: str) -> ReadResult:
     try:
         title = str(row.get("title") or row.get("name") or "").strip()
         price_cents = row.get("price")
-        price = None if price_cents in (None, "") else round(int(price_cents) / 100.0, 2)
+        price = None if price_cents in (None, "") else round(int(price_cents) / 100.0, 2)  # inf: Overflow
         converted = {
             "id": row.get("id"),
             "title": title,
@@ -112,8 +158,8 @@ def icecat(row: Any, location: str) -> ReadResult:
             "attributes": icecat_attributes(row),
             "in_stock": True,  # Icecat carries no stock data; a retailer feed sets it
         }
-    except (TypeError, ValueError) as e:
-        return RowError(location, _guess_id(row), f"bad Icecat row: {e}")
+    except (TypeError, ValueError, OverflowError) as e:
+        return RowError(location, _printable(_guess_id(row)), f"bad Icecat row: {e}")
     return canonical(converted, location)
 
 
@@ -123,9 +169,12 @@ def _is_icecat(row: Any) -> bool:
 
 def _read_json(path: Path) -> Iterator[ReadResult]:
     try:
-        data = json.loads(path.read_bytes())
+        data = loads(path.read_bytes())
     except json.JSONDecodeError as e:
         yield RowError(f"{path}:{e.lineno}", None, f"not valid JSON: {e.msg}")
+        return
+    except (ValueError, RecursionError) as e:  # invalid UTF-8, NaN/Infinity, nesting too deep
+        yield RowError(str(path), None, f"not a usable JSON document: {e or type(e).__name__}")
         return
     rows = data.get("products") if isinstance(data, Mapping) else data
     if not isinstance(rows, list):
@@ -136,18 +185,33 @@ def _read_json(path: Path) -> Iterator[ReadResult]:
         yield icecat(row, location) if _is_icecat(row) else canonical(row, location)
 
 
+def _jsonl_row(raw: bytes, location: str) -> ReadResult:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        guess = raw.decode("utf-8", "replace")  # only to name the row's id in the report
+        try:
+            product_id = _guess_id(json.loads(guess))
+        except (ValueError, RecursionError):
+            product_id = None
+        return RowError(location, product_id, f"not valid UTF-8 (byte {e.start})")
+    try:
+        row = loads(text)
+    except json.JSONDecodeError as e:
+        return RowError(location, None, f"not valid JSON: {e.msg}")
+    except ValueError as e:  # NaN, Infinity, 1e400: the lenient parser still finds the id
+        return RowError(location, _printable(_guess_id(json.loads(text))), f"not a usable number: {e}")
+    except RecursionError:
+        return RowError(location, None, "not valid JSON: nested too deeply")
+    return icecat(row, location) if _is_icecat(row) else canonical(row, location)
+
+
 def _read_jsonl(path: Path) -> Iterator[ReadResult]:
-    with path.open(encoding="utf-8") as f:
+    with path.open("rb") as f:
         for n, line in enumerate(f, start=1):
             if not line.strip():
                 continue
-            location = f"{path}:{n}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield RowError(location, None, f"not valid JSON: {e.msg}")
-                continue
-            yield icecat(row, location) if _is_icecat(row) else canonical(row, location)
+            yield _jsonl_row(line, f"{path}:{n}")
 
 
 _BOOLS = {
@@ -162,23 +226,34 @@ _BOOLS = {
 }
 
 
+def _csv_row(row: dict[str | Any, Any], location: str) -> ReadResult:
+    out: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
+    try:
+        if "price" in out:
+            out["price"] = _finite_float(out["price"])
+        if "in_stock" in out:
+            out["in_stock"] = _BOOLS[str(out["in_stock"]).strip().lower()]
+        if "attributes" in out:
+            out["attributes"] = loads(out["attributes"])
+    except (ValueError, KeyError, RecursionError) as e:
+        return RowError(location, _printable(out.get("id")), f"bad value: {e or type(e).__name__}")
+    return canonical(out, location)
+
+
 def _read_csv(path: Path) -> Iterator[ReadResult]:
-    with path.open(encoding="utf-8", newline="") as f:
+    # surrogateescape: an undecodable byte becomes a lone surrogate that `canonical` reports for
+    # its row, instead of a UnicodeDecodeError that would end the file.
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as f:
         reader = csv.DictReader(f)
-        for row in reader:
-            location = f"{path}:{reader.line_num}"
-            out: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
+        while True:
             try:
-                if "price" in out:
-                    out["price"] = float(out["price"])
-                if "in_stock" in out:
-                    out["in_stock"] = _BOOLS[str(out["in_stock"]).strip().lower()]
-                if "attributes" in out:
-                    out["attributes"] = json.loads(out["attributes"])
-            except (ValueError, KeyError) as e:
-                yield RowError(location, out.get("id"), f"bad value: {e}")
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:  # e.g. a cell over the csv module's 128 KB field limit
+                yield RowError(f"{path}:{reader.line_num + 1}", None, f"bad CSV row: {e}")
                 continue
-            yield canonical(out, location)
+            yield _csv_row(row, f"{path}:{reader.line_num}")
 
 
 def read_products(path: Path) -> Iterator[ReadResult]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -22,3 +23,6 @@ def memory_index() -> InMemoryVectorIndex:
 def _reset_structlog() -> Iterator[None]:
     yield
     structlog.reset_defaults()
+    root = logging.getLogger()  # the handler app.log.configure_logging installs
+    for handler in [h for h in root.handlers if h.get_name() == "aisle-json"]:
+        root.removeHandler(handler)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 import qdrant_edge as qe
+import structlog
 
 from app.adapters.payload import (
     FACET_KEYS,
@@ -36,6 +37,7 @@ from app.domain.errors import AisleError, CatalogNotFound, IndexIncompatible, In
 from app.domain.models import CatalogInfo, FacetField, Filters, IndexRecord, ScoredProduct, VectorQuery
 
 T = TypeVar("T")
+log = structlog.get_logger("aisle.index")
 _META_FILE = "aisle-catalog.json"
 _SCROLL_PAGE = 1000
 
@@ -181,11 +183,26 @@ class EdgeVectorIndex:
         return await self._run(run)
 
     async def catalogs(self) -> list[CatalogInfo]:
+        """The catalogs this process can serve. One whose shard cannot be opened (another process
+        holds its lock: an ingest running now) is left out and logged, not an error: one catalog's
+        lock must not make the whole instance unready (/readyz and /v1/catalogs call this). The
+        data directory itself being unreadable is still IndexUnavailable."""
+
         def run() -> list[CatalogInfo]:
             if not self._root.is_dir():
                 return []
             names = sorted(p.name for p in self._root.iterdir() if (p / _META_FILE).is_file())
-            return [CatalogInfo(n, self._shard(n).count(qe.CountRequest(exact=True))) for n in names]
+            out = []
+            for name in names:
+                try:
+                    count = self._shard(name).count(qe.CountRequest(exact=True))
+                except AisleError:
+                    raise
+                except Exception as e:  # the engine's own error: locked, or mid-creation
+                    log.warning("catalog_unavailable", catalog=name, detail=str(e))
+                    continue
+                out.append(CatalogInfo(name, count))
+            return out
 
         return await self._run(run)
 

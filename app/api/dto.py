@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from app.assistant.conversation import MAX_TURN_CHARS, MAX_TURNS, Turn
 from app.assistant.service import MAX_LIMIT, AssistantResult
+from app.bundles.complements import MAX_SLOTS_PER_CATEGORY
 from app.bundles.service import BundleQuery, BundleResult, BundleRules, Compose
 from app.domain.llm import CacheState
 from app.domain.models import Filters, Product, ScoredProduct
 from app.domain.search import Ranking, RerankMode
 
+MAX_MAP_CATEGORIES = 2000  # anchor categories in one complement map (a large catalog has hundreds)
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100, description="number of items to return, 1..100")]
 ProductId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 IdList = Annotated[list[ProductId], msgspec.Meta(max_length=100)]
@@ -163,7 +165,7 @@ class AssistantRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class IntentOut(msgspec.Struct, omit_defaults=True):
     query: str
-    filters: dict[str, object]
+    filters: dict[str, Any]  # Any, not object: msgspec has a JSON Schema for Any (app/api/openapi.py)
     sort: str
     source: str
     relaxed: list[str] = []
@@ -279,8 +281,16 @@ class BundleResponse(msgspec.Struct):
         )
 
 
+CategoryName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
 class ComplementsIn(msgspec.Struct, forbid_unknown_fields=True):
-    complements: dict[str, list[str]]
+    complements: Annotated[
+        dict[CategoryName, Annotated[list[CategoryName], msgspec.Meta(max_length=MAX_SLOTS_PER_CATEGORY)]],
+        msgspec.Meta(
+            max_length=MAX_MAP_CATEGORIES, description="anchor category -> complementary categories"
+        ),
+    ]
 
 
 class ComplementsOut(msgspec.Struct):

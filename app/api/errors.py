@@ -29,6 +29,7 @@ from litestar.status_codes import (
 )
 from litestar.types import ExceptionHandlersMap
 
+from app.api.body import BodyRejected
 from app.api.dto import ErrorBody
 from app.domain.errors import (
     AisleError,
@@ -41,10 +42,11 @@ from app.domain.errors import (
     RateLimited,
     Unauthenticated,
 )
+from app.observability.metrics import UNMATCHED_ROUTE
 
 log = structlog.get_logger("aisle.api")
 _FIELD_PATH = re.compile(r"\s*-?\s*at `\$\.?([^`]*)`")
-_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+_MISSING_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
 
 # Domain error type -> (status, error code). Most specific first: the first isinstance match wins.
 DOMAIN_STATUS: tuple[tuple[type[AisleError], int, str], ...] = (
@@ -102,13 +104,17 @@ def _msgspec_cause(exc: BaseException) -> msgspec.DecodeError | None:
 
 
 def _field_of(message: str) -> tuple[str | None, str]:
-    """msgspec says "Expected `int >= 1`, got `0` - at `$.data.limit`": return ("limit", message).
+    """msgspec says "Expected `int >= 1`, got `0` - at `$.limit`": return ("limit", message).
 
-    Litestar decodes the body as the handler's `data` argument, hence the `data.` prefix to drop.
+    Bodies are decoded by app/api/body.py straight into the handler's type (paths like
+    `$.filters.price_min`); a path litestar built around its `data` argument loses that prefix.
+    An unknown or missing field is named with its parent's path.
     """
     match = _FIELD_PATH.search(message)
     path = match.group(1) if match else ""
-    path = path.removeprefix("data").removeprefix(".")
+    if path == "data" or path.startswith(("data.", "data[")):  # litestar's lenient path: `$.data...`
+        path = path.removeprefix("data").removeprefix(".")
+    path = path.split("[...]", 1)[0]  # msgspec writes a mapping's key as `[...]`: name the mapping
     missing = _MISSING_FIELD.search(message)
     if missing:
         path = f"{path}.{missing.group(1)}" if path else missing.group(1)
@@ -119,6 +125,8 @@ def _field_of(message: str) -> tuple[str | None, str]:
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     if _request_id() is None:
         return _unrouted(request, exc)
+    if isinstance(exc, BodyRejected):
+        return error_response(exc.status_code, exc.error, exc.detail)
     cause = _msgspec_cause(exc)
     if isinstance(cause, msgspec.ValidationError):
         field, message = _field_of(str(cause))
@@ -143,18 +151,20 @@ def _unrouted(request: Request[Any, Any, Any], exc: HTTPException) -> Response[E
     structlog.contextvars.bind_contextvars(request_id=request_id)
     try:
         response = error_response(status, code, exc.detail or "no such route")
+        response.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110)
         response.headers["x-request-id"] = request_id
+        response.headers["server-timing"] = "app;dur=0.0"  # as its log line and metric: routing only
         log.info(
             "request",
             status=status,
             method=request.method,
             path=request.url.path,
-            route="unrouted",
+            route=UNMATCHED_ROUTE,
             duration_ms=0.0,
         )
         metrics = getattr(request.app.state, "metrics", None)
         if metrics is not None:
-            metrics.observe_request("unrouted", request.method, status, 0.0)
+            metrics.observe_request(UNMATCHED_ROUTE, request.method, status, 0.0)
         return response
     finally:
         structlog.contextvars.clear_contextvars()

@@ -22,7 +22,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import trace
 
-from app.observability.metrics import Metrics
+from app.observability.metrics import UNMATCHED_ROUTE, Metrics, http_method
 
 log = structlog.get_logger("aisle.request")
 # A per-request dict shared by reference: a streamed body runs in another task with a copy of the
@@ -60,8 +60,9 @@ def request_middleware(tracer: trace.Tracer, metrics: Metrics) -> Callable[[ASGI
                 await app(scope, receive, send)
                 return
             request_id = _incoming_request_id(scope)
-            route = scope.get("path_template") or scope.get("path") or ""
-            method = str(scope.get("method"))
+            # Both name the span and label the metric: a template (a closed set), never the raw path.
+            route = scope.get("path_template") or UNMATCHED_ROUTE
+            method = http_method(str(scope.get("method")))
             structlog.contextvars.clear_contextvars()
             fields: dict[str, Any] = {}
             token = _FIELDS.set(fields)
@@ -74,6 +75,10 @@ def request_middleware(tracer: trace.Tracer, metrics: Metrics) -> Callable[[ASGI
                     status = message["status"]
                     headers = list(message.get("headers", []))
                     headers.append((b"x-request-id", request_id.encode()))
+                    # Time in this process until the response starts (admission wait included): lets a
+                    # client or a benchmark tell server time from its own and the network's.
+                    took = (time.perf_counter() - start) * 1000.0
+                    headers.append((b"server-timing", f"app;dur={took:.1f}".encode()))
                     message["headers"] = headers
                 await send(message)
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 import msgspec
 import structlog
 from litestar import Controller, Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
@@ -41,24 +45,32 @@ from app.auth.principal import Principal
 from app.bundles.service import BundleResult, BundleService
 from app.domain.errors import AisleError
 from app.domain.llm import LLMUsage
-from app.domain.models import validate_catalog_name
+from app.domain.models import CATALOG_NAME_PATTERN, validate_catalog_name
 from app.domain.search import RetrievalResult
 from app.llm.stage import LLMStage
 from app.observability.metrics import BREAKER_STATES, Metrics
 from app.search.service import RecommendationService
 
-CatalogName = Annotated[str, PathParameter(description="catalog name", max_length=63)]
+CatalogName = Annotated[
+    str,
+    PathParameter(
+        description="catalog name: 1-63 of a-z, 0-9, _ and -, starting with a letter or digit",
+        min_length=1,
+        max_length=63,
+        pattern=CATALOG_NAME_PATTERN,
+        examples=[Example(value="icecat")],
+    ),
+]
 
 
 def _record_llm(usages: Sequence[LLMUsage], state: State) -> dict[str, int]:
     """The one way LLM work is recorded: a metrics observation per usage record (a search's LLM
-    step, each assistant or bundle task; `llm_disabled` counts as `disabled`), and the canonical
-    log line's totals."""
+    step, each assistant or bundle task; Metrics folds `llm_disabled` into `disabled`), and the
+    canonical log line's totals."""
     metrics: Metrics = state.metrics
     for usage in usages:
-        outcome = usage.fallback or "ok"
         metrics.observe_llm(
-            "disabled" if outcome == "llm_disabled" else outcome,
+            usage.fallback or "ok",
             usage.llm_ms / 1000.0,
             usage.calls,
             usage.tokens,
@@ -191,6 +203,7 @@ class CatalogController(Controller):
         "/{catalog:str}/assistant",
         status_code=HTTP_200_OK,
         summary="Conversational shopping assistant (JSON, or Server-Sent Events with stream=true)",
+        opt={"stream": "text/event-stream", "json": AssistantResponse},  # declared by app/api/openapi.py
     )
     async def assistant(
         self,
@@ -257,7 +270,11 @@ class CatalogController(Controller):
         return await _complements(catalog, bundles)
 
     @requires("write")
-    @put("/{catalog:str}/complements", summary="Set the merchandiser's complement map (validated)")
+    @put(
+        "/{catalog:str}/complements",
+        summary="Set the merchandiser's complement map (validated)",
+        opt={"body": "write"},  # the write route class's body limit (app/api/body.py)
+    )
     async def put_complements(
         self, catalog: CatalogName, data: JSONBody[ComplementsIn], bundles: NamedDependency[BundleService]
     ) -> ComplementsOut:
@@ -276,12 +293,24 @@ class CatalogController(Controller):
         return ProductOut.of(await service.product(catalog, product_id))
 
 
-@get("/healthz", summary="Liveness: the process serves requests", tags=["ops"])
+# Probes and scrapes bypass admission control (app/api/admission.py): never refused, never queued.
+_OPS = {"admission": False}
+
+
+@get("/healthz", summary="Liveness: the process serves requests", tags=["ops"], opt=_OPS)
 async def healthz() -> Health:
     return Health(status="ok")
 
 
-@get("/readyz", summary="Readiness: model loaded and index reachable", tags=["ops"])
+@get(
+    "/readyz",
+    summary="Readiness: model loaded and index reachable",
+    tags=["ops"],
+    opt=_OPS,
+    responses={
+        HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(Health, description="Not ready: `checks` says why")
+    },
+)
 async def readyz(service: NamedDependency[RecommendationService]) -> Response[Health]:
     checks = {"model": "ok"}
     try:
@@ -296,7 +325,7 @@ async def readyz(service: NamedDependency[RecommendationService]) -> Response[He
     )
 
 
-@get("/metrics", summary="Prometheus metrics", tags=["ops"], media_type=CONTENT_TYPE_LATEST)
+@get("/metrics", summary="Prometheus metrics", tags=["ops"], media_type=CONTENT_TYPE_LATEST, opt=_OPS)
 async def metrics_endpoint(service: NamedDependency[RecommendationService], state: State) -> Response[bytes]:
     metrics: Metrics = state.metrics
     stage: LLMStage | None = state.llm_stage
@@ -304,9 +333,12 @@ async def metrics_endpoint(service: NamedDependency[RecommendationService], stat
         metrics.breaker_state.set(BREAKER_STATES[stage.breaker.state])
         metrics.llm_in_flight.set(stage.bulkhead.in_flight)
     try:
-        for catalog in await service.catalogs():
-            metrics.index_products.labels(catalog.name).set(catalog.product_count)
+        metrics.set_catalog_counts({c.name: c.product_count for c in await service.catalogs()})
         metrics.ready.set(1)
     except AisleError:
         metrics.ready.set(0)  # metrics still render; the AisleNotReady alert fires on this
-    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    # Rendering walks every series (and, multi-process, reads every worker's file): a worker thread,
+    # so a scrape never holds the event loop the probes and requests run on; its own thread, so it
+    # never queues behind the embedding work in the shared pool (AISLE_WORKER_THREADS).
+    body = await anyio.to_thread.run_sync(metrics.render, limiter=anyio.CapacityLimiter(1))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

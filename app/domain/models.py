@@ -17,7 +17,8 @@ AttributeValue = str | float | bool
 FacetField = Literal["category", "brand"]
 Vector = Sequence[float]
 
-_CATALOG_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+CATALOG_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+_CATALOG_NAME = re.compile(CATALOG_NAME_PATTERN)
 
 
 def filter_key(value: str) -> str:

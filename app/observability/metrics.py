@@ -4,6 +4,10 @@ One `Metrics` object per app, on its own `CollectorRegistry`, so tests and sever
 process never collide. Several server workers: set `PROMETHEUS_MULTIPROC_DIR` to an empty, shared,
 writable directory before start; prometheus-client then aggregates the workers' files (gauges that
 mirror process state use `multiprocess_mode="livesum"`). docs/operations.md lists every metric.
+
+Every label value comes from a closed set, folded here whatever a caller passes: a client picks
+the HTTP method and path, and catalog names are chosen by whoever creates catalogs, so an open
+label would let anyone grow /metrics without bound (random methods grew it to 41 MB once).
 """
 
 from __future__ import annotations
@@ -31,7 +35,15 @@ LLM_OUTCOMES = (
     "disabled",
     "llm_error",
     "ungrounded_reply",  # the assistant's reply named something it did not return: templated instead
+    "other",  # any reason not listed above (folded, so the label set stays closed)
 )
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+UNMATCHED_ROUTE = "unrouted"  # no route template: 404/405, anything no handler matched
+OTHER_CATALOGS = "_other"  # catalogs past the cap, summed (a real name cannot start with "_")
+CACHE_BACKENDS = frozenset({"memory", "redis"})
+CACHE_RESULTS = frozenset({"hit", "miss"})
+REJECT_REASONS = ("queue_full", "queue_timeout")
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0)
 
@@ -39,8 +51,10 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, *, multiprocess_dir: str | None = None) -> None:
+    def __init__(self, *, multiprocess_dir: str | None = None, max_catalogs: int = 100) -> None:
         self._multiprocess = multiprocess_dir is not None
+        self._max_catalogs = max_catalogs
+        self._routes: frozenset[str] | None = None
         self.registry = CollectorRegistry()
         r = self.registry
         self.http_duration = Histogram(
@@ -92,21 +106,61 @@ class Metrics:
             registry=r,
             multiprocess_mode="min",
         )
+        self.http_rejected = Counter(
+            "aisle_http_rejected_total",
+            "Requests refused by admission control (503 + Retry-After), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.http_in_flight = Gauge(
+            "aisle_http_in_flight", "Requests being handled", registry=r, multiprocess_mode="livesum"
+        )
+        self.http_queued = Gauge(
+            "aisle_http_queued",
+            "Requests waiting for an admission slot",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         for outcome in LLM_OUTCOMES:
             self.llm_requests.labels(outcome)  # export zeros, so rate() works before the first event
+        for reason in REJECT_REASONS:
+            self.http_rejected.labels(reason)
+
+    def known_routes(self, routes: frozenset[str]) -> None:
+        """The app's route templates; any other route label is folded into `unrouted`."""
+        self._routes = routes
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.http_duration.labels(route, method, str(status)).observe(seconds)
+        if self._routes is not None and route not in self._routes:
+            route = UNMATCHED_ROUTE
+        self.http_duration.labels(route, http_method(method), http_status(status)).observe(seconds)
 
     def observe_llm(
         self, outcome: str, seconds: float, calls: int, tokens: int, cache: str | None, backend: str
     ) -> None:
+        outcome = llm_outcome(outcome)
         self.llm_requests.labels(outcome).inc()
         self.llm_duration.labels(outcome).observe(seconds)
         self.llm_calls.inc(calls)
         self.llm_tokens.inc(tokens)
         if cache is not None:
-            self.cache.labels(backend, cache).inc()
+            self.cache.labels(
+                backend if backend in CACHE_BACKENDS else OTHER, cache if cache in CACHE_RESULTS else OTHER
+            ).inc()
+
+    def observe_rejected(self, reason: str) -> None:
+        self.http_rejected.labels(reason if reason in REJECT_REASONS else OTHER).inc()
+
+    def set_catalog_counts(self, counts: dict[str, int]) -> None:
+        """Products per catalog: the `max_catalogs` largest, the rest summed as `_other`;
+        catalogs that are gone disappear (the gauge is rebuilt on each scrape)."""
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        self.index_products.clear()
+        for name, count in ranked[: self._max_catalogs]:
+            self.index_products.labels(name).set(count)
+        rest = ranked[self._max_catalogs :]
+        if rest:
+            self.index_products.labels(OTHER_CATALOGS).set(sum(c for _, c in rest))
 
     def render(self) -> bytes:
         if self._multiprocess:
@@ -114,6 +168,20 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def http_method(method: str) -> str:
+    return method if method in HTTP_METHODS else OTHER
+
+
+def http_status(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else OTHER
+
+
+def llm_outcome(outcome: str) -> str:
+    if outcome == "llm_disabled":
+        return "disabled"
+    return outcome if outcome in LLM_OUTCOMES else OTHER
 
 
 def write_ingest_metrics(path: str, catalog: str, counts: dict[str, int], seconds: float) -> None:

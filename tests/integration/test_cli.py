@@ -37,10 +37,12 @@ def test_ingest_reports_bad_rows_ingests_the_rest_and_exits_non_zero(
 
     catalog.write_text(catalog.read_text().splitlines()[0] + "\n")
     metrics = tmp_path / "aisle_ingest.prom"
-    assert (
-        main(["ingest", str(catalog), "--catalog", "shop", "--full-sync", "--metrics-file", str(metrics)])
-        == 0
-    )
+    sync = ["ingest", str(catalog), "--catalog", "shop", "--full-sync", "--metrics-file", str(metrics)]
+    assert main(sync) == 3  # 1 of 2 is over the 20 % a full sync may delete: refused
+    assert "refused, nothing written" in capsys.readouterr().err
+    assert main([*sync, "--dry-run"]) == 0
+    assert "would delete: c" in capsys.readouterr().out
+    assert main([*sync, "--max-delete-fraction", "0.5"]) == 0
     assert "added=0 updated=0 unchanged=1 deleted=1 failed=0" in capsys.readouterr().out
     text = metrics.read_text()
     assert 'aisle_ingest_products{catalog="shop",outcome="deleted"} 1.0' in text
@@ -156,3 +158,37 @@ def test_serve_refuses_to_start_with_auth_on_and_no_admin_key(tmp_path: Path) ->
     )
     assert result.returncode != 0
     assert "AISLE_ADMIN_KEY" in (result.stdout + result.stderr).decode()
+
+
+def test_full_sync_guards_an_empty_file_and_a_truncated_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [{"id": f"p{i}", "title": f"usb cable {i} m", "price": i} for i in range(10)]
+    full = tmp_path / "full.jsonl"
+    full.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setenv("AISLE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("AISLE_INGEST_THREADS", "1")
+    assert main(["ingest", str(full), "--catalog", "shop"]) == 0
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["ingest", str(empty), "--catalog", "shop", "--full-sync"]) == 3
+    truncated = tmp_path / "truncated.jsonl"
+    truncated.write_text("".join(json.dumps(r) + "\n" for r in rows[:8]) + json.dumps(rows[8])[:20] + "\n")
+    assert main(["ingest", str(truncated), "--catalog", "shop", "--full-sync", "--force"]) == 1
+    out = capsys.readouterr().out
+    assert "deleted=0" in out
+    assert "deleted nothing" in out
+    assert main(["ingest", str(full), "--catalog", "shop", "--dry-run"]) == 0
+    assert "would add=0 update=0 unchanged=10 delete=0" in capsys.readouterr().out
+
+
+def test_a_file_whose_every_row_fails_creates_no_catalog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"id": "a", "title": "x", "price": Infinity}\n{"id": "b", "title": "\xff"}\n')
+    monkeypatch.setenv("AISLE_DATA_DIR", str(tmp_path / "var"))
+    assert main(["ingest", str(bad), "--catalog", "shop"]) == 1
+    assert "id=a" in capsys.readouterr().err
+    assert not (tmp_path / "var" / "edge" / "shop").exists()

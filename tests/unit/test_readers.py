@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from app.domain.models import Product
 from embeddings.categories import OTHER, derive_category
 from embeddings.readers import RowError, read_products
@@ -78,3 +80,84 @@ def test_categories_prefer_accessories_over_the_device_they_fit() -> None:
     assert derive_category("Notebook", None, "HP ProBook 450 G7") == "Laptops"
     assert derive_category(None, None, "JBL Flip 5 Stereo portable speaker Blue") == "Speakers & Audio"
     assert derive_category(None, None, "Zzyzx 1234") == OTHER
+
+
+GOOD_JSONL = b'{"id": "ok1", "title": "usb cable"}\n'
+GOOD_TAIL = b'{"id": "ok2", "title": "hdmi cable"}\n'
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "bad_id"),
+    [
+        (b'{"id": "p1", "title": "speaker", "price": Infinity}', None),
+        (b'{"id": "p1", "title": "speaker", "price": NaN}', None),
+        (b'{"id": "p1", "title": "speaker", "price": 1e400}', None),
+        (b'{"id": "p1", "title": "speaker", "attributes": {"w": -Infinity}}', None),
+        (
+            b'{"id": "p1", "title": "speaker", "attributes": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001,
+            None,
+        ),
+        (b"[" * 100_000, None),
+        (b'{"id": "p1", "title": "speaker \xff\xfe"}', "p1"),
+        (b'{"id": "p1", "title": "speaker \\ud800"}', "p1"),
+        (b'{"id": "p1", "title": "speaker", "description": "' + b"x" * 200_000 + b'"}', "p1"),
+        (b'{"id": "p1", "supplier": "Acme", "title": "speaker", "price": "12.5e"}', "p1"),
+    ],
+    ids=[
+        "infinity",
+        "nan",
+        "1e400",
+        "attribute-infinity",
+        "nested-100k",
+        "unterminated-100k",
+        "invalid-utf8",
+        "lone-surrogate",
+        "long-description",
+        "icecat-bad-price",
+    ],
+)
+def test_one_bad_jsonl_row_is_reported_with_its_line_and_the_rest_is_read(
+    tmp_path: Path, bad_row: bytes, bad_id: str | None
+) -> None:
+    path = tmp_path / "shop.jsonl"
+    path.write_bytes(GOOD_JSONL + bad_row + b"\n" + GOOD_TAIL)
+    results = list(read_products(path))
+    assert [r.id for r in results if isinstance(r, Product)] == ["ok1", "ok2"]
+    [error] = [r for r in results if isinstance(r, RowError)]
+    assert error.location == f"{path}:2"
+    assert error.product_id in (bad_id, "p1")
+    assert error.message
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "why"),
+    [
+        (b"p1,speaker,inf", "finite"),
+        (b"p1,speaker,nan", "finite"),
+        (b"p1,speaker,-inf", "finite"),
+        (b"p1,speaker \xff,5", "Unicode"),
+        (b'p1,"' + b"x" * 140_000 + b'",5', "field limit"),
+        (b'p1,speaker,5,"{""w"": Infinity}"', "number"),
+    ],
+)
+def test_one_bad_csv_row_is_reported_and_the_rest_is_read(tmp_path: Path, bad_row: bytes, why: str) -> None:
+    path = tmp_path / "shop.csv"
+    path.write_bytes(b"id,title,price,attributes\nok1,usb cable,3\n" + bad_row + b"\nok2,hdmi cable,4\n")
+    results = list(read_products(path))
+    assert [r.id for r in results if isinstance(r, Product)] == ["ok1", "ok2"]
+    [error] = [r for r in results if isinstance(r, RowError)]
+    assert error.location == f"{path}:3"
+    assert why in error.message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'[{"id": "a", "title": "x \xff"}]', b"[" * 100_000, b'[{"id": "a", "title": "x", "price": Infinity}]'],
+)
+def test_a_json_document_that_cannot_be_read_is_one_error_not_an_exception(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "shop.json"
+    path.write_bytes(content)
+    [error] = list(read_products(path))
+    assert isinstance(error, RowError)

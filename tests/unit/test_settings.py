@@ -89,3 +89,39 @@ def test_redacted_settings_mask_the_admin_key_and_the_database_password() -> Non
     assert "s3cret" not in repr(out)
     dsn = Settings(database_url="host=db user=aisle password=s3cret dbname=aisle").redacted()
     assert "s3cret" not in str(dsn["database_url"])
+
+
+def test_hardening_limits_come_from_the_environment_with_bounds() -> None:
+    settings = Settings.from_env(
+        {
+            "AISLE_MAX_BODY_BYTES": "4096",
+            "AISLE_MAX_WRITE_BODY_BYTES": "8192",
+            "AISLE_MAX_JSON_DEPTH": "16",
+            "AISLE_MAX_IN_FLIGHT": "4",
+            "AISLE_MAX_QUEUE": "0",
+            "AISLE_QUEUE_TIMEOUT_MS": "250",
+            "AISLE_KEEP_ALIVE_S": "90",
+            "AISLE_METRICS_MAX_CATALOGS": "10",
+            "AISLE_INGEST_MAX_DELETE_FRACTION": "0.5",
+        }
+    )
+    assert (settings.max_body_bytes, settings.max_write_body_bytes, settings.max_json_depth) == (
+        4096,
+        8192,
+        16,
+    )
+    assert (settings.max_in_flight, settings.max_queue, settings.queue_timeout_ms) == (4, 0, 250)
+    assert (settings.keep_alive_s, settings.metrics_max_catalogs) == (90, 10)
+    assert settings.ingest_max_delete_fraction == 0.5
+    for name, bad in (("AISLE_MAX_IN_FLIGHT", "0"), ("AISLE_INGEST_MAX_DELETE_FRACTION", "1.5")):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: bad})
+
+
+def test_the_server_keeps_idle_connections_longer_than_a_load_balancer_does() -> None:
+    from app.cli import server_options
+
+    options = server_options(Settings.from_env({}))
+    assert options["timeout_keep_alive"] > 60  # ALB's idle timeout: the balancer must close first
+    assert options["log_config"] is None  # uvicorn logs through app/log.py's JSON handler
+    assert server_options(Settings.from_env({"AISLE_KEEP_ALIVE_S": "120"}))["timeout_keep_alive"] == 120
