@@ -8,6 +8,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.settings import Settings, SettingsError, embedding_model_id
 
@@ -79,17 +80,79 @@ async def _complements(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(settings: Settings) -> int:
+# Above the ALB's 60 s idle timeout, so the load balancer, not uvicorn, closes idle connections
+# (otherwise a request can race uvicorn's close and get a 502).
+KEEP_ALIVE_S = 75
+SEVERAL_WORKERS_DOC = "docs/operations.md#several-workers-on-one-host"
+
+
+def app_factory() -> Any:
+    """What each of several uvicorn workers runs (`aisle serve --workers N`): a worker is a fresh
+    process, so this is its entrypoint and builds its Settings from the environment it inherited
+    (already validated by the parent)."""
+    from app.log import configure_logging
+    from app.main import create_app
+
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.log import configure_logging
     from app.main import create_app
 
+    host, port, workers = args.host or settings.host, args.port or settings.port, args.workers
+    if workers > 1:
+        refusal = several_workers_refusal(settings, workers)
+        if refusal:
+            print(f"aisle: {refusal} (see {SEVERAL_WORKERS_DOC})", file=sys.stderr)
+            return 2
+        _clear_multiprocess_dir(Path(str(settings.prometheus_multiproc_dir)))
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_keep_alive": KEEP_ALIVE_S,
+    }
+    if workers > 1:  # uvicorn starts workers from an import string: each builds its own app
+        uvicorn.run("app.cli:app_factory", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def several_workers_refusal(settings: Settings, workers: int) -> str | None:
+    """Why `workers` processes cannot serve with these settings, or None."""
+    if settings.vector_backend == "edge":
+        return (
+            f"--workers {workers} needs a Qdrant server (QDRANT_URL): the embedded Qdrant Edge shard "
+            "is owned by one process, so the Edge index serves with one worker"
+        )
+    if not settings.prometheus_multiproc_dir:
+        return (
+            f"--workers {workers} needs PROMETHEUS_MULTIPROC_DIR (a writable directory for this "
+            "server alone), so that /metrics sums every worker instead of answering for one"
+        )
+    return None
+
+
+def _clear_multiprocess_dir(directory: Path) -> None:
+    """prometheus-client's per-process files from a previous run would be summed in: start empty."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 64, got {value}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -119,7 +182,15 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--from-outfits", metavar="TSV", help="outfits: one row per item, signature + category label"
     )
-    sub.add_parser("serve", help="serve the HTTP API (HOST, PORT)")
+    serve = sub.add_parser("serve", help="serve the HTTP API (HOST, PORT)")
+    serve.add_argument("--host", default=None, help="listen address (default: HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="listen port (default: PORT, else 8000)")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes (more than one needs QDRANT_URL and PROMETHEUS_MULTIPROC_DIR)",
+    )
     from evals.args import add_parser
 
     add_parser(sub)
@@ -141,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         from evals.cli import main as eval_main
 
         return eval_main(settings, args)
-    return _serve(settings)
+    return _serve(settings, args)
 
 
 if __name__ == "__main__":
