@@ -125,7 +125,13 @@ def test_with_an_llm_the_key_comes_with_its_model(with_llm: tuple[Template, Path
 def test_cfn_lint_passes_on_the_template(which: str, request: pytest.FixtureRequest) -> None:
     _, path = request.getfixturevalue(which)
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("cfn-lint")), "--ignore-checks", *CFN_LINT_IGNORED, "--", str(path)],
+        [
+            str(Path(sys.executable).with_name("cfn-lint")),
+            "--ignore-checks",
+            *CFN_LINT_IGNORED,
+            "--",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -16,6 +16,7 @@
   when an LLM model is configured (the LLM stage is off by default).
 - Logs: every log group and the log bucket (ALB access logs, VPC flow logs) expire after
   `aisle:log_retention_days`.
+- Image: from an ECR repository made beforehand (`aisle:ecr_repository`).
 - Ingestion: a task definition for `aisle ingest` on the same image (`aws ecs run-task`).
 - Alarms (aisle_infra/alarms.py): 5xx share, unhealthy targets, p99 per route class, Qdrant down.
 """
@@ -146,13 +147,9 @@ class AisleStack(Stack):
                 "LLM_DEADLINE_MS": str(config.llm_deadline_ms),
             }
             task_secrets["LLM_API_KEY"] = ecs.Secret.from_secrets_manager(llm_key)
-        self.repository = ecr.Repository(
-            self,
-            "Images",
-            repository_name=config.ecr_repository,
-            image_scan_on_push=True,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        # The repository is made once, outside the stack, so the image exists before the first
+        # deploy starts tasks from it (docs/operations.md, Deploying on AWS).
+        self.repository = ecr.Repository.from_repository_name(self, "Images", config.ecr_repository)
         image = ecs.ContainerImage.from_ecr_repository(self.repository, config.image_tag)
         api_logs = self._log_group("ApiLogs", retention)
         self.api = self._api(image, environment, task_secrets, api_logs)
@@ -169,6 +166,7 @@ class AisleStack(Stack):
         scheme = "https" if config.certificate_arn else "http"
         cdk.CfnOutput(self, "ApiUrl", value=f"{scheme}://{self.api.load_balancer.load_balancer_dns_name}")
         cdk.CfnOutput(self, "ImageRepository", value=self.repository.repository_uri)
+        cdk.CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         cdk.CfnOutput(self, "IngestTaskDefinition", value=self.ingest_task.task_definition_arn)
         cdk.CfnOutput(self, "TaskSecurityGroup", value=self.service_sg.security_group_id)
 
