@@ -20,7 +20,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from app.api.auth import requires
@@ -171,7 +171,7 @@ class CatalogWriteController(Controller):
         request: Request[Any, Any, Any],
         catalog_writes: NamedDependency[CatalogWrites],
         state: State,
-        dry_run: bool = False,
+        dry_run: FromQuery[bool] = False,
     ) -> UpsertOut:
         annotate(catalog=catalog, dry_run=dry_run)
         body = await cast(AisleRequest, request).checked_body()
