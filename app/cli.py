@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -19,18 +20,27 @@ from app.settings import Settings, SettingsError, embedding_model_id
 async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from app.domain.errors import IndexLocked
+    from app.domain.errors import CatalogNotFound, IndexLocked, InvalidRequest
+    from app.domain.models import validate_catalog_name
     from app.main import build_embedder, build_index
     from embeddings.ingest import SyncRefused, ingest
     from embeddings.readers import read_products
 
+    try:
+        validate_catalog_name(args.catalog)
+    except InvalidRequest as e:
+        print(f"aisle: --catalog: {e.message}", file=sys.stderr)
+        return 2
     items = [item for path in args.paths for item in read_products(Path(path))]
-    embedder = build_embedder(settings, threads=settings.ingest_threads or (os.cpu_count() or 1))
     index = build_index(settings)
     fraction = (
         settings.ingest_max_delete_fraction if args.max_delete_fraction is None else args.max_delete_fraction
     )
     try:
+        # Before the model loads: a shard a running server holds fails fast (IndexLocked).
+        with contextlib.suppress(CatalogNotFound):
+            await index.fingerprints(args.catalog, [])
+        embedder = build_embedder(settings, threads=settings.ingest_threads or (os.cpu_count() or 1))
         with tqdm(total=len(items), unit="product", desc=f"ingest {args.catalog}", file=sys.stderr) as bar:
             summary = await ingest(
                 items,
@@ -54,7 +64,8 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
             f"aisle: catalog {args.catalog!r} is held by a running server (its Qdrant Edge shard in "
             f"{settings.data_dir} is locked by another process), so it cannot be written here; "
             f"push the file to that server instead: aisle ingest {' '.join(args.paths)} "
-            f"--catalog {args.catalog} --server http://HOST:PORT (with a write key in AISLE_API_KEY)",
+            f"--catalog {args.catalog} --server http://HOST:PORT, with a write key in AISLE_API_KEY "
+            "(docs/catalogs.md)",
             file=sys.stderr,
         )
         return EXIT_SHARD_HELD
@@ -86,9 +97,14 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 def _push(settings: Settings, args: argparse.Namespace) -> int:
     from app.cli_push import PushOptions, run
+    from app.domain.errors import InvalidRequest
     from app.domain.models import validate_catalog_name
 
-    validate_catalog_name(args.catalog)
+    try:
+        validate_catalog_name(args.catalog)
+    except InvalidRequest as e:
+        print(f"aisle: --catalog: {e.message}", file=sys.stderr)
+        return 2
     options = PushOptions(
         server=args.server,
         catalog=args.catalog,
