@@ -263,9 +263,14 @@ class EdgeVectorIndex:
             for name in names:
                 try:
                     count = self._shard(name).count(qe.CountRequest(exact=True))
+                except CatalogNotFound:
+                    continue  # dropped since the directory was listed
+                except IndexLocked as e:  # another process holds it: an ingest running now
+                    log.warning("catalog_unavailable", catalog=name, detail=str(e))
+                    continue
                 except AisleError:
                     raise
-                except Exception as e:  # the engine's own error: locked, or mid-creation
+                except Exception as e:  # the engine's own error: mid-creation, or closed by a drop
                     log.warning("catalog_unavailable", catalog=name, detail=str(e))
                     continue
                 out.append(CatalogInfo(name, count))

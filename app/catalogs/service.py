@@ -177,9 +177,10 @@ class CatalogWrites:
         created = await self._index.ensure_catalog(catalog, self._embedder.dimension)
         await self._index.flush(catalog)
         settings = CatalogSettings(catalog, self._now())
-        await self._store.add_catalog(settings)
         if not created:
+            await self._store.add_catalog(settings)  # kept if recorded; recorded if not
             raise AlreadyExists(f"catalog {catalog!r} exists")
+        await self._store.put_catalog(settings)  # a new catalog: settings a crash left behind go
         self._changed(catalog)
         return CreatedCatalog(catalog, settings.created_at)
 
