@@ -95,7 +95,7 @@ async def ingest(
         await index.upsert(
             catalog,
             [
-                IndexRecord(p.product, v, p.content_hash, document_vector(p.product))
+                IndexRecord(p.product, v, p.content_hash, document_vector(p.product, p.text))
                 for p, v in zip(batch, vectors, strict=True)
             ],
         )

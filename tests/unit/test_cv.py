@@ -69,7 +69,9 @@ def test_randomization_test_separates_a_consistent_gain_from_noise() -> None:
 def test_corrected_t_is_more_conservative_than_the_plain_paired_t() -> None:
     from scipy import stats
 
-    diffs = np.array([0.03, 0.01, 0.04, 0.02, 0.05, 0.0, 0.03, 0.02, 0.04, 0.01, 0.03, 0.02, 0.02, 0.04, 0.01])
+    diffs = np.array(
+        [0.03, 0.01, 0.04, 0.02, 0.05, 0.0, 0.03, 0.02, 0.04, 0.01, 0.03, 0.02, 0.02, 0.04, 0.01]
+    )
     _, p_corrected = corrected_resampled_t(diffs, k=5)
     p_plain = stats.ttest_1samp(diffs, 0.0).pvalue
     assert p_plain < p_corrected < 1
@@ -91,7 +93,8 @@ def test_summary_states_mean_interval_ratio_and_paired_test_against_the_baseline
     assert len(out["folds"]) == 15
     vb = out["vs_baseline"]
     assert vb["ratio"] == pytest.approx(1.2)
-    assert vb["wins"] == 23 and vb["losses"] == 0
+    assert vb["wins"] == 23
+    assert vb["losses"] == 0
     assert vb["p_randomization"] < 0.001
     assert "p_corrected_t" not in vb  # only for tuned pipelines
     assert "vs_baseline" not in summarize(base, folds, base)
