@@ -23,6 +23,7 @@ from opentelemetry import trace
 
 from app.adapters.complement_files import FileComplementStore
 from app.adapters.edge_index import EdgeVectorIndex
+from app.adapters.lightgbm_ranker import LightGBMRanker
 from app.adapters.memory_cache import MemoryCache
 from app.adapters.onnx_embedder import OnnxEmbedder
 from app.adapters.openai_llm_client import OpenAILLMClient
@@ -38,6 +39,7 @@ from app.api.request_log import request_middleware
 from app.api.routes import CatalogController, healthz, metrics_endpoint, readyz
 from app.assistant.service import AssistantService
 from app.bundles.service import BundleService
+from app.domain.errors import RankerUnavailable
 from app.domain.models import Fusion
 from app.domain.service import RecommendationService, Retrieval
 from app.domain.vocabulary import Vocabularies
@@ -48,6 +50,8 @@ from app.llm.stage import LLMStage, LLMStageSettings
 from app.observability.metrics import Metrics
 from app.observability.tracing import Tracing, build_tracing
 from app.ports import Cache, Embedder, LLMClient, VectorIndex
+from app.ranking.catalog import CatalogContexts
+from app.ranking.stage import RankingStage
 from app.settings import Settings
 
 log = structlog.get_logger("aisle")
@@ -144,6 +148,20 @@ def build_retrieval(settings: Settings) -> Retrieval:
     return Retrieval(mode=settings.retrieval, fusion=fusion)
 
 
+def build_ranking(settings: Settings, index: VectorIndex) -> RankingStage:
+    """The learned ranking stage; without a loadable model it serves the retrieval order and every
+    search response names why (`ranker.fallback`)."""
+    contexts = CatalogContexts(index)
+    if settings.ranker_model is None:
+        return RankingStage(None, contexts, depth=settings.ranker_depth, unavailable="ranker_disabled")
+    try:
+        ranker = LightGBMRanker.load(settings.ranker_model)
+    except RankerUnavailable as e:
+        log.warning("ranker_unavailable", error=str(e))
+        return RankingStage(None, contexts, depth=settings.ranker_depth, unavailable="ranker_unavailable")
+    return RankingStage(ranker, contexts, depth=settings.ranker_depth)
+
+
 async def build_deps(settings: Settings) -> Deps:
     embedder = await anyio.to_thread.run_sync(build_embedder, settings)
     return Deps(
@@ -191,9 +209,11 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             if owned:
                 await close_deps(active)
             raise
+        ranking = build_ranking(settings, active.index)
         service = RecommendationService(
-            active.embedder, active.index, stage, build_retrieval(settings), telemetry.tracer
+            active.embedder, active.index, stage, build_retrieval(settings), telemetry.tracer, ranking
         )
+        await ranking.warm()
         app.state.service = service
         vocabularies = Vocabularies(active.index)
         app.state.assistant = AssistantService(service, active.index, stage, vocabularies=vocabularies)

@@ -19,6 +19,7 @@ DEFAULT_RETRIEVAL: RetrievalMode = "hybrid"  # chosen by the eval (docs/evals.md
 _ROOT = Path(__file__).resolve().parents[1]
 PROMPTS_DIR = _ROOT / "prompts"
 DEFAULT_GATE_FILE = _ROOT / "evals" / "llm-gate.json"
+DEFAULT_RANKER_MODEL = _ROOT / "models" / "ranker" / "v1"  # chosen by CV (docs/evals.md)
 
 
 class SettingsError(ValueError):
@@ -63,6 +64,13 @@ def _retrieval(env: Mapping[str, str]) -> RetrievalMode:
     if raw not in ("dense", "hybrid", "lexical"):
         raise SettingsError(f"AISLE_RETRIEVAL must be dense, hybrid or lexical, got {raw!r}")
     return raw  # type: ignore[return-value]
+
+
+def _ranker_model(env: Mapping[str, str]) -> Path | None:
+    raw = (env.get("AISLE_RANKER_MODEL") or "").strip()
+    if raw.lower() in ("off", "none", "false", "0"):
+        return None
+    return Path(raw) if raw else DEFAULT_RANKER_MODEL
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -123,6 +131,9 @@ class Settings:
     fusion_dense_weight: float = 1.0
     fusion_sparse_weight: float = 3.0
     fusion_depth: int = 50
+    # The learned ranking stage (app/ranking/): a model directory, or None for the retrieval order.
+    ranker_model: Path | None = DEFAULT_RANKER_MODEL
+    ranker_depth: int = 100
 
     @property
     def llm_enabled(self) -> bool:
@@ -195,6 +206,8 @@ class Settings:
             fusion_dense_weight=_float(env, "AISLE_FUSION_DENSE_WEIGHT", 1.0),
             fusion_sparse_weight=_float(env, "AISLE_FUSION_SPARSE_WEIGHT", 3.0),
             fusion_depth=_int(env, "AISLE_FUSION_DEPTH", 50, low=1, high=1000),
+            ranker_model=_ranker_model(env),
+            ranker_depth=_int(env, "AISLE_RANKER_DEPTH", 100, low=2, high=1000),
         )
 
     def redacted(self) -> dict[str, object]:
@@ -203,7 +216,7 @@ class Settings:
         for secret in ("qdrant_api_key", "llm_api_key"):
             if out[secret]:
                 out[secret] = "***"
-        for name in ("data_dir", "prompts_dir", "llm_gate_file", "complements_dir"):
+        for name in ("data_dir", "prompts_dir", "llm_gate_file", "complements_dir", "ranker_model"):
             out[name] = None if out[name] is None else str(out[name])
         return out
 

@@ -30,6 +30,7 @@ from app.api.dto import (
     Health,
     Item,
     ProductOut,
+    RankerOut,
     RetrievalResponse,
     SearchRequest,
     SimilarRequest,
@@ -57,6 +58,8 @@ def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalRe
         llm_calls=result.llm_calls,
         llm_tokens=result.llm_tokens,
         timings_ms=timings,
+        ranker=result.ranker,
+        ranker_fallback=result.ranker_fallback,
     )
     if result.cache is not None or result.fallback is not None:  # the LLM stage was asked for
         outcome = "ok" if result.fallback is None else result.fallback
@@ -75,6 +78,9 @@ def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalRe
         fallback=Fallback(result.fallback) if result.fallback else None,
         cache=result.cache,
         timings_ms=timings,
+        ranker=RankerOut(result.ranker, result.ranker_fallback)
+        if result.ranker or result.ranker_fallback
+        else None,
     )
 
 

@@ -23,6 +23,7 @@ from app.ports import Embedder, VectorIndex
 
 if TYPE_CHECKING:
     from app.llm.stage import LLMStage
+    from app.ranking.stage import RankingStage, RankOutcome
 
 RerankMode = Literal["none", "llm", "auto"]
 RetrievalMode = Literal["dense", "hybrid", "lexical"]
@@ -41,11 +42,13 @@ class Timings:
     search_ms: float = 0.0
     llm_ms: float = 0.0
     total_ms: float = 0.0
+    rank_ms: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {
             "embed": round(self.embed_ms, 3),
             "search": round(self.search_ms, 3),
+            "rank": round(self.rank_ms, 3),
             "llm": round(self.llm_ms, 3),
             "total": round(self.total_ms, 3),
         }
@@ -61,6 +64,8 @@ class RetrievalResult:
     reasons: dict[str, str] = field(default_factory=dict)
     llm_calls: int = 0
     llm_tokens: int = 0
+    ranker: str | None = None  # the learned ranking model that ordered the candidates, if any
+    ranker_fallback: str | None = None  # why it did not (app/ranking/stage.py)
 
 
 def similar_query(positives: Iterable[Product]) -> str:
@@ -89,19 +94,24 @@ class RecommendationService:
         llm: LLMStage | None = None,
         retrieval: Retrieval = Retrieval(),
         tracer: trace.Tracer | None = None,
+        ranking: RankingStage | None = None,
     ) -> None:
         self._embedder = embedder
         self._index = index
         self._llm = llm
         self.retrieval = retrieval
         self._tracer = tracer or trace.NoOpTracer()
+        self._ranking = ranking
 
     @property
     def llm_stage(self) -> LLMStage | None:
         return self._llm
 
-    def _depth(self, limit: int, rerank: RerankMode) -> int:
-        """How many vector candidates to fetch: the LLM re-ranks a deeper pool than it returns."""
+    def _depth(self, limit: int, rerank: RerankMode, *, ranked: bool = False) -> int:
+        """How many vector candidates to fetch: the LLM and the learned ranker re-rank a deeper
+        pool than they return."""
+        if ranked and self._ranking is not None and self._ranking.model is not None:
+            limit = max(limit, self._ranking.depth)
         if self._llm is not None and rerank != "none":
             return max(limit, self._llm.candidate_depth)
         return limit
@@ -117,24 +127,39 @@ class RecommendationService:
         limit: int,
         rerank: RerankMode,
         explain: bool,
+        ranked: RankOutcome | None = None,
     ) -> RetrievalResult:
+        rank_ms = ranked.ms if ranked is not None else 0.0
+        model = ranked.model if ranked is not None else None
+        ranker_fallback = ranked.fallback if ranked is not None else None
         if rerank == "none" and not explain:
-            return RetrievalResult(items[:limit], Timings(embed_ms, search_ms, 0.0, elapsed_ms(start)))
+            return RetrievalResult(
+                items[:limit],
+                Timings(embed_ms, search_ms, 0.0, elapsed_ms(start), rank_ms),
+                ranker=model,
+                ranker_fallback=ranker_fallback,
+            )
         if self._llm is None:
             fallback = "llm_disabled" if rerank == "llm" or explain else None
             return RetrievalResult(
-                items[:limit], Timings(embed_ms, search_ms, 0.0, elapsed_ms(start)), fallback=fallback
+                items[:limit],
+                Timings(embed_ms, search_ms, 0.0, elapsed_ms(start), rank_ms),
+                fallback=fallback,
+                ranker=model,
+                ranker_fallback=ranker_fallback,
             )
         out = await self._llm.apply(query, items, rerank=rerank, explain=explain, limit=limit)
         return RetrievalResult(
             out.items,
-            Timings(embed_ms, search_ms, out.llm_ms, elapsed_ms(start)),
+            Timings(embed_ms, search_ms, out.llm_ms, elapsed_ms(start), rank_ms),
             ranking=out.ranking,
             fallback=out.fallback,
             cache=out.cache,
             reasons=out.reasons,
             llm_calls=out.calls,
             llm_tokens=out.prompt_tokens + out.completion_tokens,
+            ranker=model,
+            ranker_fallback=ranker_fallback,
         )
 
     async def embed_query(self, text: str) -> list[float]:
@@ -176,14 +201,24 @@ class RecommendationService:
         query_ = VectorQuery(
             positives=(vector,) if vector is not None else (),
             filters=filters,
-            limit=self._depth(limit, rerank),
+            limit=self._depth(limit, rerank, ranked=True),
             sparse=query_vector(text) if mode != "dense" else None,
             fusion=self.retrieval.fusion,
         )
         items = await self._query(catalog, query_)
-        embed_ms = (embedded - start) * 1000.0
+        search_ms = elapsed_ms(embedded)
+        # The learned ranking stage: re-orders the retrieval candidates before the LLM stage.
+        ranked = await self._ranking.apply(catalog, text, vector, items) if self._ranking else None
         return await self._finish(
-            start, embed_ms, elapsed_ms(embedded), text, items, limit=limit, rerank=rerank, explain=explain
+            start,
+            (embedded - start) * 1000.0,
+            search_ms,
+            text,
+            ranked.items if ranked is not None else items,
+            limit=limit,
+            rerank=rerank,
+            explain=explain,
+            ranked=ranked,
         )
 
     async def similar(

@@ -1,0 +1,191 @@
+"""Ranking features for (query, candidate) pairs: pure functions of the query, the retrieval
+candidates (in retrieval order) and the catalog statistics.
+
+Per-field BM25 uses each field's own IDF and mean length from the catalog (k1=1.2, b=0.75;
+brand and category are short, so b matters little there). Scores whose scale varies by query
+(BM25, cosine) also appear relative to the best candidate of the same query, which tree models
+cannot derive themselves. Missing values are NaN (LightGBM routes them as learned).
+`FEATURES` is the column order; the shipped model's manifest pins it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.domain.models import Product, ScoredProduct, Vector, filter_key
+from app.ranking.query_types import Detection
+from app.ranking.stats import FIELDS, CatalogStats, field_terms
+
+K1 = 1.2
+B = 0.75
+_DIGIT = re.compile(r"\d")
+
+FEATURES: tuple[str, ...] = (
+    "retrieval_rank",
+    "retrieval_score",
+    "dense_cos",
+    "dense_cos_gap",
+    "dense_rank",
+    *(f"bm25_{f}" for f in FIELDS),
+    "bm25_sum",
+    "bm25_sum_frac",
+    "bm25_sum_rank",
+    "title_coverage",
+    "title_all_terms",
+    "coverage",
+    "idf_coverage",
+    "phrase_in_title",
+    "brand_in_query",
+    "type_match",
+    "type_affinity",
+    "model_match",
+    "query_terms",
+    "query_has_type",
+    "title_terms",
+    "description_terms",
+    "log_price",
+    "price_pct",
+    "in_stock",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RankQuery:
+    text: str
+    terms: tuple[str, ...]  # unique, as app.domain.lexical.terms makes them
+    vector: Vector | None = None
+    detected: Detection | None = None
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """0 for the highest value; NaN stays NaN."""
+    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    ranks = np.empty(len(values), dtype=float)
+    ranks[order] = np.arange(len(values))
+    ranks[np.isnan(values)] = np.nan
+    return ranks
+
+
+def _term_frequencies(
+    stats: CatalogStats, products: Sequence[Product], query_terms: Sequence[str], columns: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fields x candidates x query terms) term frequencies and (fields x candidates) lengths.
+    Candidates the statistics do not know yet (ingested since) are tokenised on the spot."""
+    n, q = len(products), len(columns)
+    tf = np.zeros((len(FIELDS), n, q), dtype=float)
+    lengths = np.zeros((len(FIELDS), n), dtype=float)
+    rows = np.array([stats.rows.get(p.id, -1) for p in products], dtype=np.int64)
+    known = rows >= 0
+    if known.any():
+        lengths[:, known] = stats.lengths[:, rows[known]]
+        position = np.full(stats.size, -1, dtype=np.int64)
+        position[rows[known]] = np.flatnonzero(known)
+        for f, matrix in enumerate(stats.tf):
+            for j, col in enumerate(columns):
+                if col < 0:
+                    continue
+                start, end = matrix.indptr[col], matrix.indptr[col + 1]
+                at = position[matrix.indices[start:end]]
+                hit = at >= 0
+                tf[f, at[hit], j] = matrix.data[start:end][hit]
+    for i in (int(x) for x in np.flatnonzero(~known)):
+        for f, field in enumerate(field_terms(products[i])):
+            lengths[f, i] = len(field)
+            counts = Counter(field)
+            for j, term in enumerate(query_terms):
+                tf[f, i, j] = counts.get(term, 0)
+    return tf, lengths
+
+
+def _bm25(tf: np.ndarray, lengths: np.ndarray, avg: np.ndarray, idf: np.ndarray) -> np.ndarray:
+    """fields x candidates."""
+    norm = K1 * (1 - B + B * lengths / avg[:, None])
+    saturated = tf * (K1 + 1) / (tf + norm[:, :, None])
+    out: np.ndarray = np.einsum("fnq,fq->fn", saturated, idf)
+    return out
+
+
+def extract(query: RankQuery, candidates: Sequence[ScoredProduct], stats: CatalogStats) -> np.ndarray:
+    """candidates x len(FEATURES), float64."""
+    n = len(candidates)
+    out = np.full((n, len(FEATURES)), np.nan)
+    if n == 0:
+        return out
+    col = {name: i for i, name in enumerate(FEATURES)}
+    products = [c.product for c in candidates]
+    columns = stats.columns(query.terms)
+    q_all = max(1, len(query.terms))
+    tf, lengths = _term_frequencies(stats, products, query.terms, columns)
+    idf = stats.idf(columns)
+    per_field = _bm25(tf, lengths, stats.avg_lengths, idf)
+    out[:, col["retrieval_rank"]] = np.arange(n)
+    out[:, col["retrieval_score"]] = [c.score for c in candidates]
+
+    rows = np.array([stats.rows.get(p.id, -1) for p in products])
+    if query.vector is not None and stats.vectors is not None:
+        cos = np.full(n, np.nan)
+        known = rows >= 0
+        cos[known] = stats.vectors[rows[known]] @ np.asarray(query.vector, dtype=np.float32)
+        out[:, col["dense_cos"]] = cos
+        out[:, col["dense_cos_gap"]] = np.nanmax(cos) - cos if known.any() else np.nan
+        out[:, col["dense_rank"]] = _ranks(cos)
+    for f, name in enumerate(FIELDS):
+        out[:, col[f"bm25_{name}"]] = per_field[f]
+    total = per_field.sum(axis=0)
+    out[:, col["bm25_sum"]] = total
+    out[:, col["bm25_sum_frac"]] = total / total.max() if total.max() > 0 else 0.0
+    out[:, col["bm25_sum_rank"]] = _ranks(total)
+
+    present = tf > 0  # fields x candidates x terms
+    anywhere = present.any(axis=0)
+    out[:, col["title_coverage"]] = present[0].sum(axis=1) / q_all
+    out[:, col["title_all_terms"]] = (present[0].sum(axis=1) == len(query.terms)) & bool(query.terms)
+    out[:, col["coverage"]] = anywhere.sum(axis=1) / q_all
+    idf_any = idf.max(axis=0) if columns else np.zeros(0)
+    out[:, col["idf_coverage"]] = (anywhere * idf_any).sum(axis=1) / idf_any.sum() if columns else 0.0
+    phrase = " ".join(query.text.lower().split())
+    out[:, col["phrase_in_title"]] = [phrase in p.title.lower() for p in products]
+    text_lower = f" {phrase} "
+    out[:, col["brand_in_query"]] = [
+        bool(p.brand) and f" {filter_key(p.brand)} " in text_lower for p in products
+    ]
+    detected = query.detected
+    out[:, col["query_has_type"]] = detected is not None
+    if detected is not None:
+        out[:, col["type_match"]] = [filter_key(p.category) == detected.category for p in products]
+    out[:, col["type_affinity"]] = _type_affinity(stats, rows, columns)
+    model_terms = [t for t in query.terms if _DIGIT.search(t)]
+    if model_terms:
+        out[:, col["model_match"]] = [
+            sum(t in p.title.lower() for t in model_terms) / len(model_terms) for p in products
+        ]
+    out[:, col["query_terms"]] = len(query.terms)
+    out[:, col["title_terms"]] = lengths[0]
+    out[:, col["description_terms"]] = lengths[3]
+    prices = np.array([p.price if p.price is not None else np.nan for p in products], dtype=float)
+    out[:, col["log_price"]] = np.log1p(prices)
+    if not np.isnan(prices).all():
+        out[:, col["price_pct"]] = _ranks(-prices) / max(1, n - 1)
+    out[:, col["in_stock"]] = [p.in_stock for p in products]
+    return out
+
+
+def _type_affinity(stats: CatalogStats, rows: np.ndarray, columns: list[int]) -> np.ndarray:
+    """Mean over the query's terms of log P(candidate's category | term in a title), add-one
+    smoothed over the catalog's categories; NaN where unknown."""
+    n = len(rows)
+    known = [c for c in columns if c >= 0]
+    if not known or not stats.categories:
+        return np.full(n, np.nan)
+    counts = np.asarray(stats.title_category[:, known].todense(), dtype=float)  # categories x terms
+    k = counts.shape[0]
+    log_p = np.log((counts + 1.0) / (counts.sum(axis=0, keepdims=True) + k)).mean(axis=1)
+    cats = np.array([stats.category_of[r] if r >= 0 else -1 for r in rows])
+    out = np.full(n, np.nan)
+    out[cats >= 0] = log_p[cats[cats >= 0]]
+    return out
