@@ -1,4 +1,5 @@
-"""The `aisle` command: `aisle ingest ...`, `aisle complements learn ...`, `aisle eval ...` and `aisle serve`. The process entrypoint, so the one
+"""The `aisle` command: `aisle ingest ...`, `aisle complements learn ...`, `aisle eval ...`,
+`aisle embeddings adapt ...` and `aisle serve`. The process entrypoint, so the one
 place that reads the environment (`Settings.from_env(os.environ)`)."""
 
 from __future__ import annotations
@@ -79,6 +80,37 @@ async def _complements(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _adapt(args: argparse.Namespace) -> int:
+    from app.adapters.onnx_embedder import ONNX_FILE, export_int8
+    from app.adapters.sentence_transformer_embedder import default_model_path
+    from app.domain.models import Product
+    from embeddings.adapt import adapt
+    from embeddings.readers import read_products
+
+    products = [p for path in args.catalog_files for p in read_products(path) if isinstance(p, Product)]
+    provenance = adapt(
+        products,
+        args.out,
+        base_model=default_model_path(),
+        epochs=args.epochs,
+        per_product=args.pairs_per_product,
+        batch_size=args.batch_size,
+        max_seq_length=args.max_seq_length,
+        learning_rate=args.learning_rate,
+        threads=args.threads or (os.cpu_count() or 1),
+        time_budget_s=args.time_budget_s,
+        command="aisle " + " ".join(sys.argv[1:]),
+    )
+    if args.onnx:
+        export_int8(args.out, args.out / ONNX_FILE)
+    print(
+        f"adapted on {provenance['products']} products: {provenance['steps']} steps, "
+        f"loss {provenance['first_loss']} -> {provenance['last_loss']}, wall {provenance['wall_s']} s, "
+        f"cpu {provenance['cpu_s']} s -> {args.out}"
+    )
+    return 0
+
+
 def _serve(settings: Settings) -> int:
     import uvicorn
 
@@ -120,9 +152,11 @@ def parser() -> argparse.ArgumentParser:
         "--from-outfits", metavar="TSV", help="outfits: one row per item, signature + category label"
     )
     sub.add_parser("serve", help="serve the HTTP API (HOST, PORT)")
+    from embeddings.adapt import add_parser as add_embeddings_parser
     from evals.args import add_parser
 
     add_parser(sub)
+    add_embeddings_parser(sub)
     return root
 
 
@@ -137,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_ingest(settings, args))
     if args.command == "complements":
         return asyncio.run(_complements(settings, args))
+    if args.command == "embeddings":
+        return _adapt(args)
     if args.command == "eval":
         from evals.cli import main as eval_main
 
