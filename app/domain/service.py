@@ -23,7 +23,7 @@ from app.ports import Embedder, VectorIndex
 
 if TYPE_CHECKING:
     from app.llm.stage import LLMStage
-    from app.ranking.stage import RankingStage, RankOutcome
+    from app.ranking.stage import RankingStage
 
 RerankMode = Literal["none", "llm", "auto"]
 RetrievalMode = Literal["dense", "hybrid", "lexical"]
@@ -127,39 +127,24 @@ class RecommendationService:
         limit: int,
         rerank: RerankMode,
         explain: bool,
-        ranked: RankOutcome | None = None,
     ) -> RetrievalResult:
-        rank_ms = ranked.ms if ranked is not None else 0.0
-        model = ranked.model if ranked is not None else None
-        ranker_fallback = ranked.fallback if ranked is not None else None
         if rerank == "none" and not explain:
-            return RetrievalResult(
-                items[:limit],
-                Timings(embed_ms, search_ms, 0.0, elapsed_ms(start), rank_ms),
-                ranker=model,
-                ranker_fallback=ranker_fallback,
-            )
+            return RetrievalResult(items[:limit], Timings(embed_ms, search_ms, 0.0, elapsed_ms(start)))
         if self._llm is None:
             fallback = "llm_disabled" if rerank == "llm" or explain else None
             return RetrievalResult(
-                items[:limit],
-                Timings(embed_ms, search_ms, 0.0, elapsed_ms(start), rank_ms),
-                fallback=fallback,
-                ranker=model,
-                ranker_fallback=ranker_fallback,
+                items[:limit], Timings(embed_ms, search_ms, 0.0, elapsed_ms(start)), fallback=fallback
             )
         out = await self._llm.apply(query, items, rerank=rerank, explain=explain, limit=limit)
         return RetrievalResult(
             out.items,
-            Timings(embed_ms, search_ms, out.llm_ms, elapsed_ms(start), rank_ms),
+            Timings(embed_ms, search_ms, out.llm_ms, elapsed_ms(start)),
             ranking=out.ranking,
             fallback=out.fallback,
             cache=out.cache,
             reasons=out.reasons,
             llm_calls=out.calls,
             llm_tokens=out.prompt_tokens + out.completion_tokens,
-            ranker=model,
-            ranker_fallback=ranker_fallback,
         )
 
     async def embed_query(self, text: str) -> list[float]:
@@ -209,7 +194,7 @@ class RecommendationService:
         search_ms = elapsed_ms(embedded)
         # The learned ranking stage: re-orders the retrieval candidates before the LLM stage.
         ranked = await self._ranking.apply(catalog, text, vector, items) if self._ranking else None
-        return await self._finish(
+        result = await self._finish(
             start,
             (embedded - start) * 1000.0,
             search_ms,
@@ -218,8 +203,8 @@ class RecommendationService:
             limit=limit,
             rerank=rerank,
             explain=explain,
-            ranked=ranked,
         )
+        return result if ranked is None else ranked.annotate(result)
 
     async def similar(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anyio.to_thread
 import numpy as np
@@ -18,6 +18,7 @@ import structlog
 
 from app.domain.lexical import terms
 from app.domain.models import ScoredProduct, Vector
+from app.domain.service import RetrievalResult
 from app.ports import Ranker
 from app.ranking.catalog import CatalogContexts, RankingContext
 from app.ranking.features import FEATURES, RankQuery, extract
@@ -32,6 +33,11 @@ class RankOutcome:
     model: str | None = None  # the model version that ordered `items`; None: retrieval order
     fallback: str | None = None
     ms: float = 0.0
+
+    def annotate(self, result: RetrievalResult) -> RetrievalResult:
+        """The search result, saying which model ordered it (or why none did) and its time."""
+        timings = replace(result.timings, rank_ms=self.ms)
+        return replace(result, timings=timings, ranker=self.model, ranker_fallback=self.fallback)
 
 
 def rank_query(text: str, vector: Vector | None, context: RankingContext) -> RankQuery:
