@@ -24,10 +24,15 @@ from evals.ranker import Candidates, rank_with, train
 GROUPS = {
     "retrieval": ["retrieval_rank", "retrieval_score"],
     "dense": ["dense_cos", "dense_cos_gap", "dense_rank"],
-    "field_bm25": [f for f in FEATURES if f.startswith("bm25_") and f not in ("bm25_sum", "bm25_sum_frac", "bm25_sum_rank")],
+    "field_bm25": [
+        f
+        for f in FEATURES
+        if f.startswith("bm25_") and f not in ("bm25_sum", "bm25_sum_frac", "bm25_sum_rank")
+    ],
     "sum_bm25": ["bm25_sum", "bm25_sum_frac", "bm25_sum_rank"],
     "coverage": ["title_coverage", "title_all_terms", "coverage", "idf_coverage", "phrase_in_title"],
     "type": ["type_match", "type_affinity", "query_has_type"],
+    "bm25f": ["bm25f", "bm25f_rank"],
     "brand_model": ["brand_in_query", "model_match"],
     "lengths": ["query_terms", "title_terms", "description_terms"],
     "price_stock": ["log_price", "price_pct", "in_stock"],
@@ -35,7 +40,9 @@ GROUPS = {
 PARAMS = {"num_leaves": 15, "min_data_in_leaf": 20, "num_boost_round": 300}
 
 
-def cv(data: Candidates, judgments: Any, columns: list[int], params: dict[str, Any], base: Any, name: str) -> dict[str, Any]:
+def cv(
+    data: Candidates, judgments: Any, columns: list[int], params: dict[str, Any], base: Any, name: str
+) -> dict[str, Any]:
     folds = make_folds(judgments.queries, repeats=int(os.environ.get("REPEATS", "3")))
 
     def fit(train_q):  # type: ignore[no-untyped-def]
@@ -57,7 +64,9 @@ def main() -> None:
     report = json.loads(Path(sys.argv[2]).read_text())
     judgments = read_judgments(Path(sys.argv[3]))
     mode = sys.argv[4] if len(sys.argv) > 4 else "ablate"
-    base = fixed_scores("bm25", report["pipelines"]["bm25"]["per_query_ndcg10"], int(os.environ.get("REPEATS", "3")))
+    base = fixed_scores(
+        "bm25", report["pipelines"]["bm25"]["per_query_ndcg10"], int(os.environ.get("REPEATS", "3"))
+    )
     all_cols = list(range(len(FEATURES)))
     results = {}
     if mode == "ablate":
@@ -68,7 +77,7 @@ def main() -> None:
     elif mode == "params":
         for leaves in (7, 15, 31):
             for mdl in (20, 60):
-                for rounds in (100, 300, 600):
+                for rounds in (100, 300):
                     p = {"num_leaves": leaves, "min_data_in_leaf": mdl, "num_boost_round": rounds}
                     results[json.dumps(p)] = cv(data, judgments, all_cols, p, base, json.dumps(p))
     else:
@@ -77,8 +86,18 @@ def main() -> None:
         for name, g in sorted(zip(FEATURES, gain, strict=True), key=lambda t: -t[1]):
             print(f"{name:20s} {g / gain.sum():.3f}")
     out = Path(f"var/explore-ranker-{mode}.json")
-    out.write_text(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "folds"} for k, v in results.items()}, indent=1))
-    recall = np.mean([sum(1 for d, g in judgments.qrels[q].items() if g >= 1 and d in set(data.doc_ids[q])) / max(1, sum(1 for g in judgments.qrels[q].values() if g >= 1)) for q in judgments.qrels])
+    out.write_text(
+        json.dumps(
+            {k: {kk: vv for kk, vv in v.items() if kk != "folds"} for k, v in results.items()}, indent=1
+        )
+    )
+    recall = np.mean(
+        [
+            sum(1 for d, g in judgments.qrels[q].items() if g >= 1 and d in set(data.doc_ids[q]))
+            / max(1, sum(1 for g in judgments.qrels[q].values() if g >= 1))
+            for q in judgments.qrels
+        ]
+    )
     print(f"candidate recall (grade>=1) over judged: {recall:.3f}")
 
 

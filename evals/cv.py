@@ -66,19 +66,15 @@ def make_folds(
 def per_query_ndcg(
     qrels: Mapping[str, Mapping[str, int]], rankings: Mapping[str, Ranking], metric: str = "ndcg@10"
 ) -> dict[str, float]:
-    """Per-query metric (unjudged = irrelevant) for every query in `qrels`; missing rankings score 0."""
+    """Per-query metric (unjudged = irrelevant) for every query in `qrels`; missing rankings score 0.
+    ranx returns per-query values in its own query order (`Qrels.keys()`), not the input's."""
     data = {
         q: ({d: float(len(r) - i) for i, d in enumerate(r)} if (r := rankings.get(q)) else {"__none__": 0.0})
         for q in qrels
     }
-    values = evaluate(
-        Qrels({q: dict(v) for q, v in qrels.items()}),
-        Run(data),
-        metric,
-        return_mean=False,
-        make_comparable=True,
-    )
-    return {q: float(v) for q, v in zip(qrels, values, strict=True)}
+    judged = Qrels({q: dict(v) for q, v in qrels.items()})
+    values = evaluate(judged, Run(data), metric, return_mean=False, make_comparable=True)
+    return {str(q): float(v) for q, v in zip(judged.keys(), values, strict=True)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ cannot derive themselves. Missing values are NaN (LightGBM routes them as learne
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from app.domain.models import Product, ScoredProduct, Vector, filter_key
 from app.ranking.query_types import Detection
-from app.ranking.stats import FIELDS, CatalogStats, field_terms
+from app.ranking.stats import BAGS, FIELDS, WHOLE, CatalogStats, bag_counts
 
 K1 = 1.2
 B = 0.75
@@ -35,6 +34,8 @@ FEATURES: tuple[str, ...] = (
     "bm25_sum",
     "bm25_sum_frac",
     "bm25_sum_rank",
+    "bm25f",
+    "bm25f_rank",
     "title_coverage",
     "title_all_terms",
     "coverage",
@@ -74,11 +75,11 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 def _term_frequencies(
     stats: CatalogStats, products: Sequence[Product], query_terms: Sequence[str], columns: list[int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(fields x candidates x query terms) term frequencies and (fields x candidates) lengths.
+    """(bags x candidates x query terms) term frequencies and (bags x candidates) lengths.
     Candidates the statistics do not know yet (ingested since) are tokenised on the spot."""
     n, q = len(products), len(columns)
-    tf = np.zeros((len(FIELDS), n, q), dtype=float)
-    lengths = np.zeros((len(FIELDS), n), dtype=float)
+    tf = np.zeros((BAGS, n, q), dtype=float)
+    lengths = np.zeros((BAGS, n), dtype=float)
     rows = np.array([stats.rows.get(p.id, -1) for p in products], dtype=np.int64)
     known = rows >= 0
     if known.any():
@@ -94,11 +95,11 @@ def _term_frequencies(
                 hit = at >= 0
                 tf[f, at[hit], j] = matrix.data[start:end][hit]
     for i in (int(x) for x in np.flatnonzero(~known)):
-        for f, field in enumerate(field_terms(products[i])):
-            lengths[f, i] = len(field)
-            counts = Counter(field)
+        counts, bag_lengths = bag_counts(products[i])
+        for f, bag in enumerate(counts):
+            lengths[f, i] = bag_lengths[f]
             for j, term in enumerate(query_terms):
-                tf[f, i, j] = counts.get(term, 0)
+                tf[f, i, j] = bag.get(term, 0)
     return tf, lengths
 
 
@@ -136,17 +137,19 @@ def extract(query: RankQuery, candidates: Sequence[ScoredProduct], stats: Catalo
         out[:, col["dense_rank"]] = _ranks(cos)
     for f, name in enumerate(FIELDS):
         out[:, col[f"bm25_{name}"]] = per_field[f]
-    total = per_field.sum(axis=0)
+    out[:, col["bm25f"]] = per_field[WHOLE]
+    out[:, col["bm25f_rank"]] = _ranks(per_field[WHOLE])
+    total = per_field[:WHOLE].sum(axis=0)
     out[:, col["bm25_sum"]] = total
     out[:, col["bm25_sum_frac"]] = total / total.max() if total.max() > 0 else 0.0
     out[:, col["bm25_sum_rank"]] = _ranks(total)
 
-    present = tf > 0  # fields x candidates x terms
+    present = tf[:WHOLE] > 0  # fields x candidates x terms
     anywhere = present.any(axis=0)
     out[:, col["title_coverage"]] = present[0].sum(axis=1) / q_all
     out[:, col["title_all_terms"]] = (present[0].sum(axis=1) == len(query.terms)) & bool(query.terms)
     out[:, col["coverage"]] = anywhere.sum(axis=1) / q_all
-    idf_any = idf.max(axis=0) if columns else np.zeros(0)
+    idf_any = idf[WHOLE] if columns else np.zeros(0)
     out[:, col["idf_coverage"]] = (anywhere * idf_any).sum(axis=1) / idf_any.sum() if columns else 0.0
     phrase = " ".join(query.text.lower().split())
     out[:, col["phrase_in_title"]] = [phrase in p.title.lower() for p in products]

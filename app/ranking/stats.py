@@ -20,6 +20,11 @@ from app.domain.lexical import terms
 from app.domain.models import Product, Vector, filter_key
 
 FIELDS = ("title", "brand", "category", "description", "attributes")
+# Besides each field, one bag of the whole product with the title counted twice (BM25F-style,
+# as the lexical retrieval weights it): `CatalogStats.tf[WHOLE]`.
+FIELD_WEIGHTS = (2, 1, 1, 1, 1)
+WHOLE = len(FIELDS)
+BAGS = len(FIELDS) + 1
 MAX_ATTRIBUTE_CHARS = 80
 
 
@@ -35,15 +40,26 @@ def field_terms(product: Product) -> list[list[str]]:
     return [terms(text) for text in field_texts(product)]
 
 
+def bag_counts(product: Product) -> tuple[list[Counter[str]], list[int]]:
+    """Term counts and lengths per field, then of the whole product (`WHOLE`)."""
+    counts = [Counter(field) for field in field_terms(product)]
+    whole: Counter[str] = Counter()
+    for weight, field in zip(FIELD_WEIGHTS, counts, strict=True):
+        for term, count in field.items():
+            whole[term] += weight * count
+    counts.append(whole)
+    return counts, [sum(c.values()) for c in counts]
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogStats:
     """Everything is indexed by `rows` (product id -> row) and `vocab` (stemmed term -> column)."""
 
     rows: Mapping[str, int]
     vocab: Mapping[str, int]
-    tf: tuple[csc_matrix, ...]  # per field: products x terms, raw term frequency
-    lengths: np.ndarray  # fields x products: terms in the field
-    df: np.ndarray  # fields x terms: products whose field has the term
+    tf: tuple[csc_matrix, ...]  # per bag (fields, then the whole product): products x terms
+    lengths: np.ndarray  # bags x products: terms in the bag
+    df: np.ndarray  # bags x terms: products whose bag has the term
     vectors: np.ndarray | None  # products x dimension, L2-normalised; None when not known
     categories: tuple[str, ...]  # the catalog's categories as filter keys, most products first
     category_of: np.ndarray  # products: index into `categories` (-1: none)
@@ -55,13 +71,13 @@ class CatalogStats:
 
     @property
     def avg_lengths(self) -> np.ndarray:
-        return np.maximum(self.lengths.mean(axis=1), 1e-9) if self.size else np.ones(len(FIELDS))
+        return np.maximum(self.lengths.mean(axis=1), 1e-9) if self.size else np.ones(BAGS)
 
     def idf(self, columns: Sequence[int]) -> np.ndarray:
-        """fields x columns: BM25's IDF, ln(1 + (N - df + 0.5) / (df + 0.5)), per field; a column
-        of -1 (a term the catalog has not seen) has df 0."""
+        """bags x columns: BM25's IDF, ln(1 + (N - df + 0.5) / (df + 0.5)), per bag; a column of
+        -1 (a term the catalog has not seen) has df 0."""
         known = np.array([c for c in columns if c >= 0], dtype=np.int64)
-        df = np.zeros((len(FIELDS), len(columns)))
+        df = np.zeros((BAGS, len(columns)))
         mask = np.array([c >= 0 for c in columns], dtype=bool)
         if known.size:
             df[:, mask] = self.df[:, known]
@@ -76,10 +92,10 @@ class CatalogStats:
 def build_stats(products: Iterable[Product], vectors: Mapping[str, Vector] | None = None) -> CatalogStats:
     items = list(products)
     vocab: dict[str, int] = {}
-    rows_per_field: list[list[int]] = [[] for _ in FIELDS]
-    cols_per_field: list[list[int]] = [[] for _ in FIELDS]
-    data_per_field: list[list[int]] = [[] for _ in FIELDS]
-    lengths = np.zeros((len(FIELDS), len(items)), dtype=np.float32)
+    rows_per_field: list[list[int]] = [[] for _ in range(BAGS)]
+    cols_per_field: list[list[int]] = [[] for _ in range(BAGS)]
+    data_per_field: list[list[int]] = [[] for _ in range(BAGS)]
+    lengths = np.zeros((BAGS, len(items)), dtype=np.float32)
     category_counts: Counter[str] = Counter(filter_key(p.category) for p in items if p.category)
     categories = tuple(c for c, _ in category_counts.most_common())
     category_index = {c: i for i, c in enumerate(categories)}
@@ -87,9 +103,10 @@ def build_stats(products: Iterable[Product], vectors: Mapping[str, Vector] | Non
         [category_index.get(filter_key(p.category), -1) if p.category else -1 for p in items], dtype=np.int32
     )
     for row, product in enumerate(items):
-        for f, field in enumerate(field_terms(product)):
-            lengths[f, row] = len(field)
-            for term, count in Counter(field).items():
+        counts, bag_lengths = bag_counts(product)
+        for f, bag in enumerate(counts):
+            lengths[f, row] = bag_lengths[f]
+            for term, count in bag.items():
                 rows_per_field[f].append(row)
                 cols_per_field[f].append(vocab.setdefault(term, len(vocab)))
                 data_per_field[f].append(count)
@@ -99,7 +116,7 @@ def build_stats(products: Iterable[Product], vectors: Mapping[str, Vector] | Non
             (np.array(data_per_field[f], dtype=np.float32), (rows_per_field[f], cols_per_field[f])),
             shape=shape,
         )
-        for f in range(len(FIELDS))
+        for f in range(BAGS)
     )
     df = np.stack([np.diff(m.indptr) for m in tf]).astype(np.int32)
     title = tf[0].tocsr()

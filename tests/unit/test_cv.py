@@ -98,3 +98,9 @@ def test_summary_states_mean_interval_ratio_and_paired_test_against_the_baseline
     assert vb["p_randomization"] < 0.001
     assert "p_corrected_t" not in vb  # only for tuned pipelines
     assert "vs_baseline" not in summarize(base, folds, base)
+
+
+def test_per_query_scores_stay_with_their_query_whatever_order_ranx_uses() -> None:
+    qrels = {"b": {"x": 1}, "a": {"y": 1}, "c": {"z": 1}}
+    scores = per_query_ndcg(qrels, {"a": ["y"], "b": ["nope"], "c": ["z"]})
+    assert scores == {"a": 1.0, "b": 0.0, "c": 1.0}
