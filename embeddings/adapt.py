@@ -27,8 +27,14 @@ from typing import Any
 from app.domain.models import Product
 from embeddings.text import product_text
 
-_WORD = re.compile(r"^[a-z][a-z'&+-]*$")
+_WORD = re.compile(r"^[a-z][a-z'+-]*$")
 _COLOUR_KEYS = ("product_colour", "colour", "color", "cable_colour")
+# Words that make poor queries alone or at a span's edge: function words, units, packaging, colours.
+_FILLER = frozenset(
+    "a an and are as at be but by for from in into is it of on or the to with without "
+    "ghz mhz mb gb tb kb ft cm mm inch pc pcs box original compatible black white grey gray "
+    "silver blue red green yellow cyan magenta".split()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +43,15 @@ class Pair:
     text: str
 
 
-def _type_of(product: Product) -> str:
+def _types_of(product: Product) -> list[str]:
+    """The product's type: its product-type attribute, else each part of its category."""
     for key in ("product_type", "type"):
         value = product.attributes.get(key)
-        if (
-            isinstance(value, str)
-            and 2 < len(value) <= 40
-            and value.lower() not in ("original", "compatible")
-        ):
-            return value.lower()
-    return product.category.lower() if product.category and product.category != "Other" else ""
+        if isinstance(value, str) and 2 < len(value) <= 40 and value.lower() not in _FILLER:
+            return [value.lower()]
+    if not product.category or product.category == "Other":
+        return []
+    return [part.strip() for part in product.category.lower().split("&") if part.strip()]
 
 
 def _title_words(product: Product) -> list[str]:
@@ -57,17 +62,18 @@ def _title_words(product: Product) -> list[str]:
 def pseudo_queries(product: Product) -> list[str]:
     """Every query the generators can make for this product (deduplicated, lower-case)."""
     out: list[str] = []
-    kind = _type_of(product)
-    if kind:
+    colour = next((product.attributes.get(k) for k in _COLOUR_KEYS if product.attributes.get(k)), None)
+    for kind in _types_of(product):
         out.append(kind)
         if product.brand:
             out.append(f"{product.brand.lower()} {kind}")
-        colour = next((product.attributes.get(k) for k in _COLOUR_KEYS if product.attributes.get(k)), None)
-        if isinstance(colour, str) and len(colour) <= 20:
+        if isinstance(colour, str) and len(colour) <= 20 and "," not in colour:
             out.append(f"{colour.lower()} {kind}")
     words = _title_words(product)
     for size in (1, 2, 3):
-        out += [" ".join(words[i : i + size]) for i in range(max(0, len(words) - size + 1))][:4]
+        spans = [words[i : i + size] for i in range(max(0, len(words) - size + 1))]
+        keep = [s for s in spans if s[0] not in _FILLER and s[-1] not in _FILLER and len(s[-1]) >= 3]
+        out += [" ".join(s) for s in keep][:4]
     return list(dict.fromkeys(q for q in out if q))
 
 

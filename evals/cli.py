@@ -67,6 +67,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             judgments,
             results,
             run.candidates,
+            fusion_runs=run.fusion_runs,
             ranker_in_default=settings.ranker_model is not None
             and meta.get("ranker") not in (None, "ranker_disabled", "ranker_unavailable"),
             k=args.folds,

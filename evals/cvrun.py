@@ -79,6 +79,7 @@ def cv_section(
     results: Sequence[PipelineResult],
     candidates: Candidates | None,
     *,
+    fusion_runs: Mapping[str, Mapping[str, Ranking]] | None = None,
     ranker_in_default: bool,
     k: int,
     repeats: int,
@@ -112,6 +113,17 @@ def cv_section(
             per_query_ndcg(qrels, {q: ids for q, ids in candidates.doc_ids.items()}),
             repeats,
         )
+    if fusion_runs:
+        fusions: list[str] = []
+        tuned, _ = cross_validate(
+            "hybrid-tuned", _selection_fitter(fusion_runs, qrels, fusions), folds, qrels
+        )
+        scores["hybrid-tuned"] = tuned
+        extra["fusion_chosen"] = fusions
+        extra["fusion_grid_ndcg10"] = {
+            key: round(float(np.mean(list(per_query_ndcg(qrels, runs).values()))), 4)
+            for key, runs in fusion_runs.items()
+        }
     baseline = scores.get("bm25")
     return {
         "k": k,

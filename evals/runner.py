@@ -8,6 +8,7 @@ dropped before scoring. Both are reported for all queries and for the dev / vali
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from collections import Counter
@@ -20,8 +21,9 @@ import numpy as np
 from ranx import Qrels, Run, evaluate
 
 from app.adapters.edge_index import EdgeVectorIndex
-from app.domain.models import Product
-from app.domain.service import RecommendationService
+from app.domain.lexical import query_vector
+from app.domain.models import Fusion, Product, VectorQuery
+from app.domain.service import RecommendationService, normalize_query
 from app.llm.stage import LLMStage
 from app.main import build_cache, build_embedder, build_llm, build_ranking, build_stage
 from app.ports import Embedder
@@ -44,6 +46,7 @@ class EvalRun:
     results: list[PipelineResult]
     meta: dict[str, Any]
     candidates: Candidates | None = None  # the learned ranker's rows, when asked for
+    fusion_runs: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # grid point -> rankings
 
 
 @dataclass(slots=True)
@@ -160,6 +163,7 @@ async def run_pipelines(
         stage = build_stage(settings, llm_client, build_cache(settings))
     results = []
     candidates: Candidates | None = None
+    fusion_runs: dict[str, dict[str, list[str]]] = {}
     ranking = build_ranking(settings, index)
     try:
         if ranking.model is not None and any(n.removesuffix("+llm") == "default" for n in names):
@@ -184,6 +188,7 @@ async def run_pipelines(
             results.append(result)
         if collect_candidates:
             candidates = await collect_ranker_rows(settings, embedder, index, catalog, judgments)
+            fusion_runs = await run_fusion_grid(embedder, index, catalog, judgments)
     finally:
         await index.close()
         if llm_client is not None:
@@ -207,7 +212,39 @@ async def run_pipelines(
             if k.startswith(("embed", "fusion", "retrieval", "llm_model", "llm_cand", "ranker"))
         },
     }
-    return EvalRun(results, meta, candidates)
+    return EvalRun(results, meta, candidates, fusion_runs)
+
+
+FUSION_GRID = [
+    Fusion(k=k, dense_weight=1.0, sparse_weight=w, depth=d)
+    for k in (10, 60)
+    for w in (1.0, 2.0, 3.0)
+    for d in (50, 100)
+]
+
+
+def fusion_key(fusion: Fusion) -> str:
+    return f"k={fusion.k} sparse={fusion.sparse_weight:g} depth={fusion.depth}"
+
+
+async def run_fusion_grid(
+    embedder: Embedder, index: EdgeVectorIndex, catalog: str, judgments: Judgments
+) -> dict[str, dict[str, list[str]]]:
+    """Hybrid retrieval (no ranker) at every fusion setting of `FUSION_GRID`, 10 results per query
+    as the API serves a default page: for choosing the fusion by nested CV (evals/cvrun.py)."""
+    vectors = {
+        qid: (await asyncio.to_thread(embedder.embed, [text]))[0] for qid, text in judgments.queries.items()
+    }
+    out: dict[str, dict[str, list[str]]] = {}
+    for fusion in FUSION_GRID:
+        runs: dict[str, list[str]] = {}
+        for qid, text in judgments.queries.items():
+            query = VectorQuery(
+                positives=(vectors[qid],), limit=10, sparse=query_vector(normalize_query(text)), fusion=fusion
+            )
+            runs[qid] = [h.product.id for h in await index.query(catalog, query)]
+        out[fusion_key(fusion)] = runs
+    return out
 
 
 async def collect_ranker_rows(
