@@ -14,13 +14,27 @@ from embeddings.ingest import ingest
 from tests.fakes import HashingEmbedder, InMemoryVectorIndex, LinearRanker
 
 PRODUCTS = [
-    Product(id="m1", title="Logitech M185 wireless mouse", brand="Logitech", category="Keyboards & Mice", price=15.0),
-    Product(id="m2", title="Corsair Harpoon gaming mouse", brand="Corsair", category="Keyboards & Mice", price=40.0),
+    Product(
+        id="m1",
+        title="Logitech M185 wireless mouse",
+        brand="Logitech",
+        category="Keyboards & Mice",
+        price=15.0,
+    ),
+    Product(
+        id="m2",
+        title="Corsair Harpoon gaming mouse",
+        brand="Corsair",
+        category="Keyboards & Mice",
+        price=40.0,
+    ),
     Product(id="p1", title="Fellowes mouse pad blue", brand="Fellowes", category="Accessories", price=5.0),
     Product(id="c1", title="Targus 15.6in laptop case", brand="Targus", category="Bags & Cases", price=30.0),
     Product(id="l1", title="Lenovo ThinkPad T14 laptop", brand="Lenovo", category="Laptops", price=900.0),
     Product(id="l2", title="HP EliteBook 840 notebook", brand="HP", category="Laptops", price=1100.0),
-    Product(id="s1", title="JBL Flip 5 bluetooth speaker", brand="JBL", category="Speakers & Audio", price=99.0),
+    Product(
+        id="s1", title="JBL Flip 5 bluetooth speaker", brand="JBL", category="Speakers & Audio", price=99.0
+    ),
     Product(
         id="u1",
         title="StarTech USB-C cable 1m",
@@ -61,7 +75,10 @@ def test_product_types_come_from_category_names_plurals_synonyms_and_the_head_no
 
 def test_title_words_name_a_type_when_no_category_is_called_that() -> None:
     ctx = build_context(
-        [Product(id=str(i), title=f"Manfrotto tripod model {i}", category="Furniture & Mounts") for i in range(10)],
+        [
+            Product(id=str(i), title=f"Manfrotto tripod model {i}", category="Furniture & Mounts")
+            for i in range(10)
+        ],
         {},
     )
     found = ctx.types.detect(tuple(terms("travel tripod")))
@@ -84,7 +101,9 @@ def test_features_score_fields_coverage_type_and_brand_per_candidate() -> None:
     assert m2[COL["brand_in_query"]] == 0.0
     assert m1[COL["type_match"]] == 1.0
     assert c1[COL["type_match"]] == 0.0
-    assert m1[COL["phrase_in_title"]] == 0.0  # "logitech m185 wireless mouse" holds no "logitech wireless mouse"
+    assert (
+        m1[COL["phrase_in_title"]] == 0.0
+    )  # "logitech m185 wireless mouse" holds no "logitech wireless mouse"
     phrase = extract(query("Wireless  Mouse", ctx), cands[:2], ctx.stats)
     assert list(phrase[:, COL["phrase_in_title"]]) == [1.0, 0.0]
     assert list(rows[:, COL["retrieval_rank"]]) == list(range(len(PRODUCTS)))
@@ -115,7 +134,9 @@ def test_a_candidate_newer_than_the_statistics_gets_the_same_features_from_its_p
 def test_dense_cosine_uses_the_catalogs_vectors() -> None:
     vectors = {p.id: [1.0, 0.0] if p.id == "m1" else [0.0, 1.0] for p in PRODUCTS}
     ctx = build_context(PRODUCTS, vectors)
-    rows = extract(RankQuery("x", ("x",), (1.0, 0.0)), [ScoredProduct(p, 1.0) for p in PRODUCTS[:2]], ctx.stats)
+    rows = extract(
+        RankQuery("x", ("x",), (1.0, 0.0)), [ScoredProduct(p, 1.0) for p in PRODUCTS[:2]], ctx.stats
+    )
     assert list(rows[:, COL["dense_cos"]]) == [1.0, 0.0]
     assert list(rows[:, COL["dense_rank"]]) == [0.0, 1.0]
 
@@ -126,7 +147,9 @@ async def index(embedder: HashingEmbedder, memory_index: InMemoryVectorIndex) ->
     return memory_index
 
 
-def service(embedder: HashingEmbedder, index: InMemoryVectorIndex, stage: RankingStage) -> RecommendationService:
+def service(
+    embedder: HashingEmbedder, index: InMemoryVectorIndex, stage: RankingStage
+) -> RecommendationService:
     return RecommendationService(embedder, index, None, Retrieval("hybrid"), ranking=stage)
 
 
@@ -197,7 +220,9 @@ async def test_statistics_are_rebuilt_only_when_the_catalog_changed(
     await _settle(contexts)
     same = await contexts.get("shop", wait=False)
     assert same is first
-    await ingest([Product(id="n1", title="new webcam", category="Cameras")], "shop", embedder, index, model_id="m")
+    await ingest(
+        [Product(id="n1", title="new webcam", category="Cameras")], "shop", embedder, index, model_id="m"
+    )
     await contexts.get("shop", wait=False)
     await _settle(contexts)
     rebuilt = await contexts.get("shop", wait=False)
