@@ -31,9 +31,56 @@ _WORD = re.compile(r"^[a-z][a-z'+-]*$")
 _COLOUR_KEYS = ("product_colour", "colour", "color", "cable_colour")
 # Words that make poor queries alone or at a span's edge: function words, units, packaging, colours.
 _FILLER = frozenset(
-    "a an and are as at be but by for from in into is it of on or the to with without "
-    "ghz mhz mb gb tb kb ft cm mm inch pc pcs box original compatible black white grey gray "
-    "silver blue red green yellow cyan magenta".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "is",
+        "it",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "with",
+        "without",
+        "ghz",
+        "mhz",
+        "mb",
+        "gb",
+        "tb",
+        "kb",
+        "ft",
+        "cm",
+        "mm",
+        "inch",
+        "pc",
+        "pcs",
+        "box",
+        "original",
+        "compatible",
+        "black",
+        "white",
+        "grey",
+        "gray",
+        "silver",
+        "blue",
+        "red",
+        "green",
+        "yellow",
+        "cyan",
+        "magenta",
+    ]
 )
 
 
@@ -126,8 +173,8 @@ def adapt(
     base_model: Path,
     epochs: int = 1,
     per_product: int = 1,
-    batch_size: int = 64,
-    max_seq_length: int = 128,
+    batch_size: int = 32,
+    max_seq_length: int = 64,
     learning_rate: float = 2e-5,
     threads: int = 2,
     time_budget_s: float = 1200.0,
@@ -150,7 +197,7 @@ def adapt(
     ]
     total_steps = sum(len(p) for p in plan)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
-    warmup = max(1, total_steps // 10)
+    warmup = max(1, min(total_steps // 10, 20))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda step: (
@@ -226,8 +273,8 @@ def add_parser(sub: Any) -> None:
     ad.add_argument("--out", required=True, type=Path, help="directory for the adapted model")
     ad.add_argument("--epochs", type=int, default=1)
     ad.add_argument("--pairs-per-product", type=int, default=1)
-    ad.add_argument("--batch-size", type=int, default=64)
-    ad.add_argument("--max-seq-length", type=int, default=128, help="tokens per product text while training")
+    ad.add_argument("--batch-size", type=int, default=32)
+    ad.add_argument("--max-seq-length", type=int, default=64, help="tokens per product text while training")
     ad.add_argument("--learning-rate", type=float, default=2e-5)
     ad.add_argument("--time-budget-s", type=float, default=1200.0, help="stop training after this long")
     ad.add_argument("--threads", type=int, default=0, help="torch threads (0: every core)")

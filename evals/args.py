@@ -49,6 +49,11 @@ def add_parser(sub: Any) -> None:
     cmp = cmds.add_parser("compare", help="paired comparison of two pipelines: DIR[:PIPELINE] DIR[:PIPELINE]")
     cmp.add_argument("a")
     cmp.add_argument("b")
+    merge = cmds.add_parser("cv-merge", help="one CV table over several --cv reports, paired across runs")
+    merge.add_argument(
+        "--run", action="append", required=True, dest="runs", help="LABEL=REPORT_DIR (first: reference)"
+    )
+    merge.add_argument("--out", required=True, type=Path)
     gate = cmds.add_parser("gate", help="fail if the default pipeline's nDCG@10 fell below the baseline")
     gate.add_argument("--baseline", type=Path, default=BASELINE)
     gate.add_argument("--work-dir", type=Path, default=Path("var/evals-gate"))

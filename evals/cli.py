@@ -167,4 +167,8 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         return cmd_run(settings, args)
     if args.eval_command == "compare":
         return cmd_compare(args)
+    if args.eval_command == "cv-merge":
+        from evals.cvmerge import main as merge_main
+
+        return merge_main(args.runs, args.out)
     return cmd_gate(settings, args)

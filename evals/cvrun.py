@@ -130,8 +130,10 @@ def cv_section(
         "repeats": repeats,
         "method": METHOD,
         "baseline": baseline.name if baseline else None,
+        "queries": dict(judgments.queries),
         "pipelines": {name: summarize(s, folds, baseline) for name, s in scores.items()},
         "per_query": {name: s.per_query() for name, s in scores.items()},
+        "by_repeat": {name: s.by_repeat for name, s in scores.items() if s.tuned},
         **extra,
     }
 
