@@ -50,6 +50,7 @@ from app.llm.stage import LLMStage, LLMStageSettings
 from app.observability.metrics import Metrics
 from app.observability.tracing import Tracing, build_tracing
 from app.ports import Cache, Embedder, LLMClient, VectorIndex
+from app.ranking.boost import TypeBoost
 from app.ranking.catalog import CatalogContexts
 from app.ranking.stage import RankingStage
 from app.settings import Settings
@@ -152,14 +153,18 @@ def build_ranking(settings: Settings, index: VectorIndex) -> RankingStage:
     """The learned ranking stage; without a loadable model it serves the retrieval order and every
     search response names why (`ranker.fallback`)."""
     contexts = CatalogContexts(index)
-    if settings.ranker_model is None:
-        return RankingStage(None, contexts, depth=settings.ranker_depth, unavailable="ranker_disabled")
-    try:
-        ranker = LightGBMRanker.load(settings.ranker_model)
-    except RankerUnavailable as e:
-        log.warning("ranker_unavailable", error=str(e))
-        return RankingStage(None, contexts, depth=settings.ranker_depth, unavailable="ranker_unavailable")
-    return RankingStage(ranker, contexts, depth=settings.ranker_depth)
+    unavailable = "ranker_disabled"
+    if settings.ranker_model is not None:
+        try:
+            return RankingStage(
+                LightGBMRanker.load(settings.ranker_model), contexts, depth=settings.ranker_depth
+            )
+        except RankerUnavailable as e:
+            log.warning("ranker_unavailable", error=str(e))
+            unavailable = "ranker_unavailable"
+    if settings.type_boost > 0:  # no learned model: the product-type soft boost, if asked for
+        return RankingStage(TypeBoost(settings.type_boost), contexts, depth=settings.ranker_depth)
+    return RankingStage(None, contexts, depth=settings.ranker_depth, unavailable=unavailable)
 
 
 async def build_deps(settings: Settings) -> Deps:

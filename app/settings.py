@@ -134,6 +134,7 @@ class Settings:
     # The learned ranking stage (app/ranking/): a model directory, or None for the retrieval order.
     ranker_model: Path | None = DEFAULT_RANKER_MODEL
     ranker_depth: int = 100
+    type_boost: float = 0.0  # the product-type soft boost, served only without a learned model
 
     @property
     def llm_enabled(self) -> bool:
@@ -208,6 +209,7 @@ class Settings:
             fusion_depth=_int(env, "AISLE_FUSION_DEPTH", 50, low=1, high=1000),
             ranker_model=_ranker_model(env),
             ranker_depth=_int(env, "AISLE_RANKER_DEPTH", 100, low=2, high=1000),
+            type_boost=_float(env, "AISLE_TYPE_BOOST", 0.0),
         )
 
     def redacted(self) -> dict[str, object]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from app.ranking.boost import TypeBoost
 from app.ranking.features import FEATURES
 from evals.cv import (
     CVScores,
@@ -59,17 +60,14 @@ def _selection_fitter(
 
 
 def type_boost_rankings(data: Candidates, boost: float) -> dict[str, Ranking]:
-    """Retrieval order with a soft boost for candidates of the detected product type: score
-    1 / (10 + rank), times (1 + boost) on a type match (app/ranking/stage.py serves the same)."""
-    rank_col, match_col = FEATURES.index("retrieval_rank"), FEATURES.index("type_match")
+    """Retrieval order with the product-type soft boost, exactly as served (app/ranking/boost.py)."""
+    model = TypeBoost(boost)
     out: dict[str, Ranking] = {}
     for q, ids in data.doc_ids.items():
-        rows = data.rows[q]
         if not len(ids):
             out[q] = []
             continue
-        match = np.nan_to_num(rows[:, match_col], nan=0.0)
-        score = (1.0 / (10.0 + rows[:, rank_col])) * (1.0 + boost * match)
+        score = model.score(data.rows[q])
         out[q] = [ids[i] for i in sorted(range(len(ids)), key=lambda i: (-score[i], i))]
     return out
 

@@ -80,3 +80,11 @@ def test_the_schema_declares_the_ranker_field(model_dir: Path) -> None:
         schema = client.get("/schema/openapi.json").json()
         response = schema["components"]["schemas"]["RetrievalResponse"]["properties"]
         assert "ranker" in response
+
+
+def test_without_a_learned_model_the_type_boost_can_serve() -> None:
+    for client in client_for(Settings(ranker_model=None, type_boost=0.5)):
+        body = client.post("/v1/catalogs/shop/search", json={"query": "mouse", "limit": 4}).json()
+        assert body["ranker"] == {"model": "type-boost@0.5", "fallback": None}
+        categories = [i["category"] for i in body["items"]]
+        assert categories.index("Accessories") > 0  # the mouse pad is not a mouse

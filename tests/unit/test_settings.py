@@ -59,3 +59,15 @@ def test_llm_settings_need_a_model_and_keep_the_key_secret() -> None:
     assert settings.llm_enabled
     assert settings.prompt_pins == (("rerank", "v1"),)
     assert "sk-secret" not in repr(settings.redacted())
+
+
+def test_ranker_settings_read_a_model_path_off_and_a_type_boost() -> None:
+    from pathlib import Path
+
+    from app.settings import DEFAULT_RANKER_MODEL, Settings
+
+    assert Settings.from_env({}).ranker_model == DEFAULT_RANKER_MODEL
+    assert Settings.from_env({"AISLE_RANKER_MODEL": "off"}).ranker_model is None
+    assert Settings.from_env({"AISLE_RANKER_MODEL": "/m/v2"}).ranker_model == Path("/m/v2")
+    assert Settings.from_env({"AISLE_TYPE_BOOST": "0.5"}).type_boost == 0.5
+    assert Settings.from_env({"AISLE_RANKER_DEPTH": "50"}).ranker_depth == 50
