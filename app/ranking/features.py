@@ -111,71 +111,101 @@ def _bm25(tf: np.ndarray, lengths: np.ndarray, avg: np.ndarray, idf: np.ndarray)
     return out
 
 
+COLUMN = {name: i for i, name in enumerate(FEATURES)}
+
+
 def extract(query: RankQuery, candidates: Sequence[ScoredProduct], stats: CatalogStats) -> np.ndarray:
     """candidates x len(FEATURES), float64."""
-    n = len(candidates)
-    out = np.full((n, len(FEATURES)), np.nan)
-    if n == 0:
+    out = np.full((len(candidates), len(FEATURES)), np.nan)
+    if not candidates:
         return out
-    col = {name: i for i, name in enumerate(FEATURES)}
     products = [c.product for c in candidates]
+    rows = np.array([stats.rows.get(p.id, -1) for p in products], dtype=np.int64)
+    out[:, COLUMN["retrieval_rank"]] = np.arange(len(candidates))
+    out[:, COLUMN["retrieval_score"]] = [c.score for c in candidates]
+    _dense(out, query, stats, rows)
     columns = stats.columns(query.terms)
-    q_all = max(1, len(query.terms))
+    lengths = _lexical(out, query, stats, products, columns)
+    _matching(out, query, stats, products, rows, columns)
+    _product(out, query, products, lengths)
+    return out
+
+
+def _dense(out: np.ndarray, query: RankQuery, stats: CatalogStats, rows: np.ndarray) -> None:
+    known = rows >= 0
+    if query.vector is None or stats.vectors is None or not known.any():
+        return
+    cos = np.full(len(rows), np.nan)
+    cos[known] = stats.vectors[rows[known]] @ np.asarray(query.vector, dtype=np.float32)
+    out[:, COLUMN["dense_cos"]] = cos
+    out[:, COLUMN["dense_cos_gap"]] = np.nanmax(cos) - cos
+    out[:, COLUMN["dense_rank"]] = _ranks(cos)
+
+
+def _lexical(
+    out: np.ndarray, query: RankQuery, stats: CatalogStats, products: Sequence[Product], columns: list[int]
+) -> np.ndarray:
+    """Per-field and whole-product BM25, and how much of the query each candidate covers; returns
+    the bags' lengths (bags x candidates)."""
     tf, lengths = _term_frequencies(stats, products, query.terms, columns)
     idf = stats.idf(columns)
-    per_field = _bm25(tf, lengths, stats.avg_lengths, idf)
-    out[:, col["retrieval_rank"]] = np.arange(n)
-    out[:, col["retrieval_score"]] = [c.score for c in candidates]
-
-    rows = np.array([stats.rows.get(p.id, -1) for p in products])
-    if query.vector is not None and stats.vectors is not None:
-        cos = np.full(n, np.nan)
-        known = rows >= 0
-        cos[known] = stats.vectors[rows[known]] @ np.asarray(query.vector, dtype=np.float32)
-        out[:, col["dense_cos"]] = cos
-        out[:, col["dense_cos_gap"]] = np.nanmax(cos) - cos if known.any() else np.nan
-        out[:, col["dense_rank"]] = _ranks(cos)
+    per_bag = _bm25(tf, lengths, stats.avg_lengths, idf)
     for f, name in enumerate(FIELDS):
-        out[:, col[f"bm25_{name}"]] = per_field[f]
-    out[:, col["bm25f"]] = per_field[WHOLE]
-    out[:, col["bm25f_rank"]] = _ranks(per_field[WHOLE])
-    total = per_field[:WHOLE].sum(axis=0)
-    out[:, col["bm25_sum"]] = total
-    out[:, col["bm25_sum_frac"]] = total / total.max() if total.max() > 0 else 0.0
-    out[:, col["bm25_sum_rank"]] = _ranks(total)
-
+        out[:, COLUMN[f"bm25_{name}"]] = per_bag[f]
+    out[:, COLUMN["bm25f"]] = per_bag[WHOLE]
+    out[:, COLUMN["bm25f_rank"]] = _ranks(per_bag[WHOLE])
+    total = per_bag[:WHOLE].sum(axis=0)
+    out[:, COLUMN["bm25_sum"]] = total
+    out[:, COLUMN["bm25_sum_frac"]] = total / total.max() if total.max() > 0 else 0.0
+    out[:, COLUMN["bm25_sum_rank"]] = _ranks(total)
+    q_all = max(1, len(query.terms))
     present = tf[:WHOLE] > 0  # fields x candidates x terms
     anywhere = present.any(axis=0)
-    out[:, col["title_coverage"]] = present[0].sum(axis=1) / q_all
-    out[:, col["title_all_terms"]] = (present[0].sum(axis=1) == len(query.terms)) & bool(query.terms)
-    out[:, col["coverage"]] = anywhere.sum(axis=1) / q_all
-    idf_any = idf[WHOLE] if columns else np.zeros(0)
-    out[:, col["idf_coverage"]] = (anywhere * idf_any).sum(axis=1) / idf_any.sum() if columns else 0.0
+    in_title = present[0].sum(axis=1)
+    out[:, COLUMN["title_coverage"]] = in_title / q_all
+    out[:, COLUMN["title_all_terms"]] = (in_title == len(query.terms)) & bool(query.terms)
+    out[:, COLUMN["coverage"]] = anywhere.sum(axis=1) / q_all
+    weights = idf[WHOLE] if columns else np.zeros(0)
+    out[:, COLUMN["idf_coverage"]] = (anywhere * weights).sum(axis=1) / weights.sum() if columns else 0.0
+    return lengths
+
+
+def _matching(
+    out: np.ndarray,
+    query: RankQuery,
+    stats: CatalogStats,
+    products: Sequence[Product],
+    rows: np.ndarray,
+    columns: list[int],
+) -> None:
+    """The query's phrase, brand, product type and model numbers against each candidate."""
     phrase = " ".join(query.text.lower().split())
-    out[:, col["phrase_in_title"]] = [phrase in p.title.lower() for p in products]
-    text_lower = f" {phrase} "
-    out[:, col["brand_in_query"]] = [
-        bool(p.brand) and f" {filter_key(p.brand)} " in text_lower for p in products
+    out[:, COLUMN["phrase_in_title"]] = [phrase in p.title.lower() for p in products]
+    padded = f" {phrase} "
+    out[:, COLUMN["brand_in_query"]] = [
+        bool(p.brand) and f" {filter_key(p.brand)} " in padded for p in products
     ]
     detected = query.detected
-    out[:, col["query_has_type"]] = detected is not None
+    out[:, COLUMN["query_has_type"]] = detected is not None
     if detected is not None:
-        out[:, col["type_match"]] = [filter_key(p.category) == detected.category for p in products]
-    out[:, col["type_affinity"]] = _type_affinity(stats, rows, columns)
+        out[:, COLUMN["type_match"]] = [filter_key(p.category) == detected.category for p in products]
+    out[:, COLUMN["type_affinity"]] = _type_affinity(stats, rows, columns)
     model_terms = [t for t in query.terms if _DIGIT.search(t)]
     if model_terms:
-        out[:, col["model_match"]] = [
+        out[:, COLUMN["model_match"]] = [
             sum(t in p.title.lower() for t in model_terms) / len(model_terms) for p in products
         ]
-    out[:, col["query_terms"]] = len(query.terms)
-    out[:, col["title_terms"]] = lengths[0]
-    out[:, col["description_terms"]] = lengths[3]
+
+
+def _product(out: np.ndarray, query: RankQuery, products: Sequence[Product], lengths: np.ndarray) -> None:
+    out[:, COLUMN["query_terms"]] = len(query.terms)
+    out[:, COLUMN["title_terms"]] = lengths[0]
+    out[:, COLUMN["description_terms"]] = lengths[FIELDS.index("description")]
     prices = np.array([p.price if p.price is not None else np.nan for p in products], dtype=float)
-    out[:, col["log_price"]] = np.log1p(prices)
+    out[:, COLUMN["log_price"]] = np.log1p(prices)
     if not np.isnan(prices).all():
-        out[:, col["price_pct"]] = _ranks(-prices) / max(1, n - 1)
-    out[:, col["in_stock"]] = [p.in_stock for p in products]
-    return out
+        out[:, COLUMN["price_pct"]] = _ranks(-prices) / max(1, len(products) - 1)
+    out[:, COLUMN["in_stock"]] = [p.in_stock for p in products]
 
 
 def _type_affinity(stats: CatalogStats, rows: np.ndarray, columns: list[int]) -> np.ndarray:

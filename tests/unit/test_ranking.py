@@ -94,6 +94,8 @@ def test_features_score_fields_coverage_type_and_brand_per_candidate() -> None:
     m1, m2, c1 = rows[0], rows[1], rows[3]
     assert m1[COL["bm25_title"]] > m2[COL["bm25_title"]] > 0 == c1[COL["bm25_title"]]
     assert m1[COL["bm25_brand"]] > 0
+    assert m1[COL["bm25f"]] > m2[COL["bm25f"]] > 0 == c1[COL["bm25f"]]
+    assert m1[COL["bm25f_rank"]] == 0.0
     assert m1[COL["title_coverage"]] == 1.0
     assert m1[COL["title_all_terms"]] == 1.0
     assert m2[COL["title_coverage"]] == pytest.approx(1 / 3)
