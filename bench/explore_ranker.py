@@ -22,7 +22,7 @@ from evals.datasets import read_judgments
 from evals.ranker import Candidates, rank_with, train
 
 GROUPS = {
-    "retrieval": ["retrieval_rank", "retrieval_score"],
+    "retrieval": ["retrieval_rank"],
     "dense": ["dense_cos", "dense_cos_gap", "dense_rank"],
     "field_bm25": [
         f

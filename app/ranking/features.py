@@ -1,8 +1,10 @@
 """Ranking features for (query, candidate) pairs: pure functions of the query, the retrieval
 candidates (in retrieval order) and the catalog statistics.
 
-Per-field BM25 uses each field's own IDF and mean length from the catalog (k1=1.2, b=0.75;
-brand and category are short, so b matters little there). Scores whose scale varies by query
+The retrieval list contributes its rank only, not its score: a fused RRF score's scale changes
+with the fusion settings (AISLE_FUSION_*), which would silently shift what the model was trained
+on; dropping it cost nothing in CV (docs/evals.md). Per-field BM25 uses each field's own IDF and
+mean length from the catalog (k1=1.2, b=0.75; brand and category are short, so b matters little). Scores whose scale varies by query
 (BM25, cosine) also appear relative to the best candidate of the same query, which tree models
 cannot derive themselves. Missing values are NaN (LightGBM routes them as learned).
 `FEATURES` is the column order; the shipped model's manifest pins it.
@@ -26,7 +28,6 @@ _DIGIT = re.compile(r"\d")
 
 FEATURES: tuple[str, ...] = (
     "retrieval_rank",
-    "retrieval_score",
     "dense_cos",
     "dense_cos_gap",
     "dense_rank",
@@ -122,7 +123,6 @@ def extract(query: RankQuery, candidates: Sequence[ScoredProduct], stats: Catalo
     products = [c.product for c in candidates]
     rows = np.array([stats.rows.get(p.id, -1) for p in products], dtype=np.int64)
     out[:, COLUMN["retrieval_rank"]] = np.arange(len(candidates))
-    out[:, COLUMN["retrieval_score"]] = [c.score for c in candidates]
     _dense(out, query, stats, rows)
     columns = stats.columns(query.terms)
     lengths = _lexical(out, query, stats, products, columns)
