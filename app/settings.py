@@ -14,7 +14,7 @@ from typing import Literal
 VectorBackend = Literal["edge", "qdrant"]
 RetrievalMode = Literal["dense", "hybrid", "lexical"]
 EmbedBackend = Literal["torch", "onnx"]
-DEFAULT_EMBED_BACKEND: EmbedBackend = "torch"
+DEFAULT_EMBED_BACKEND: EmbedBackend = "onnx"  # not worse than torch int8 in CV (docs/evals.md)
 DEFAULT_RETRIEVAL: RetrievalMode = "hybrid"  # chosen by the eval (docs/evals.md)
 _ROOT = Path(__file__).resolve().parents[1]
 PROMPTS_DIR = _ROOT / "prompts"
@@ -126,7 +126,7 @@ class Settings:
     retrieval: RetrievalMode = DEFAULT_RETRIEVAL
     prometheus_multiproc_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR, for several workers
     otel_enabled: bool = False  # OTEL_SDK_DISABLED=false and an OTLP endpoint turn tracing export on
-    # Weighted RRF tuned on the dev split of the Icecat judgments (docs/evals.md, evals/tune.py).
+    # Weighted RRF: the grid point nested CV chose in most folds (docs/evals.md, "hybrid-tuned").
     fusion_k: int = 10
     fusion_dense_weight: float = 1.0
     fusion_sparse_weight: float = 3.0
