@@ -80,37 +80,6 @@ async def _complements(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _adapt(args: argparse.Namespace) -> int:
-    from app.adapters.onnx_embedder import ONNX_FILE, export_int8
-    from app.adapters.sentence_transformer_embedder import default_model_path
-    from app.domain.models import Product
-    from embeddings.adapt import adapt
-    from embeddings.readers import read_products
-
-    products = [p for path in args.catalog_files for p in read_products(path) if isinstance(p, Product)]
-    provenance = adapt(
-        products,
-        args.out,
-        base_model=default_model_path(),
-        epochs=args.epochs,
-        per_product=args.pairs_per_product,
-        batch_size=args.batch_size,
-        max_seq_length=args.max_seq_length,
-        learning_rate=args.learning_rate,
-        threads=args.threads or (os.cpu_count() or 1),
-        time_budget_s=args.time_budget_s,
-        command="aisle " + " ".join(sys.argv[1:]),
-    )
-    if args.onnx:
-        export_int8(args.out, args.out / ONNX_FILE)
-    print(
-        f"adapted on {provenance['products']} products: {provenance['steps']} steps, "
-        f"loss {provenance['first_loss']} -> {provenance['last_loss']}, wall {provenance['wall_s']} s, "
-        f"cpu {provenance['cpu_s']} s -> {args.out}"
-    )
-    return 0
-
-
 def _serve(settings: Settings) -> int:
     import uvicorn
 
@@ -172,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "complements":
         return asyncio.run(_complements(settings, args))
     if args.command == "embeddings":
-        return _adapt(args)
+        from embeddings.adapt import main as adapt_main
+
+        return adapt_main(args)
     if args.command == "eval":
         from evals.cli import main as eval_main
 

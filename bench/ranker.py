@@ -100,6 +100,7 @@ async def search_timings(
     }
     times: dict[str, list[float]] = {name: [] for name in apps}
     server_ms: dict[str, list[float]] = {name: [] for name in apps}
+    stages: dict[str, dict[str, list[float]]] = {name: {} for name in apps}
     async with AsyncTestClient(apps["ranker_on"]) as on, AsyncTestClient(apps["ranker_off"]) as off:
         clients = {"ranker_on": on, "ranker_off": off}
         for client in clients.values():  # warm-up: first requests load lazily initialised parts
@@ -116,6 +117,8 @@ async def search_timings(
                     times[name].append((time.perf_counter() - t) * 1000)
                     body = response.json()
                     server_ms[name].append(body["timings_ms"]["total"])
+                    for stage, ms in body["timings_ms"].items():
+                        stages[name].setdefault(stage, []).append(ms)
                     if name == "ranker_on":
                         assert body["ranker"]["model"], body["ranker"]
     out: dict[str, Any] = {}
@@ -126,6 +129,7 @@ async def search_timings(
             "p99_ms": pct(times[name], 99),
             "server_total_p50_ms": pct(server_ms[name], 50),
             "server_total_p99_ms": pct(server_ms[name], 99),
+            "server_stage_p50_ms": {stage: pct(v, 50) for stage, v in stages[name].items()},
         }
     out["p50_ratio_on_off"] = round(out["ranker_on"]["p50_ms"] / out["ranker_off"]["p50_ms"], 3)
     out["p99_ratio_on_off"] = round(out["ranker_on"]["p99_ms"] / out["ranker_off"]["p99_ms"], 3)

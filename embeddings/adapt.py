@@ -279,3 +279,35 @@ def add_parser(sub: Any) -> None:
     ad.add_argument("--time-budget-s", type=float, default=1200.0, help="stop training after this long")
     ad.add_argument("--threads", type=int, default=0, help="torch threads (0: every core)")
     ad.add_argument("--onnx", action="store_true", help="also write the ONNX int8 export into OUT/onnx/")
+
+
+def main(args: Any) -> int:
+    """`aisle embeddings adapt` (app/cli.py dispatches here)."""
+    import os
+
+    from app.adapters.onnx_embedder import ONNX_FILE, export_int8
+    from app.adapters.sentence_transformer_embedder import default_model_path
+    from embeddings.readers import read_products
+
+    products = [p for path in args.catalog_files for p in read_products(path) if isinstance(p, Product)]
+    provenance = adapt(
+        products,
+        args.out,
+        base_model=default_model_path(),
+        epochs=args.epochs,
+        per_product=args.pairs_per_product,
+        batch_size=args.batch_size,
+        max_seq_length=args.max_seq_length,
+        learning_rate=args.learning_rate,
+        threads=args.threads or (os.cpu_count() or 1),
+        time_budget_s=args.time_budget_s,
+        command="aisle " + " ".join(sys.argv[1:]),
+    )
+    if args.onnx:
+        export_int8(args.out, args.out / ONNX_FILE)
+    print(
+        f"adapted on {provenance['products']} products: {provenance['steps']} steps, "
+        f"loss {provenance['first_loss']} -> {provenance['last_loss']}, wall {provenance['wall_s']} s, "
+        f"cpu {provenance['cpu_s']} s -> {args.out}"
+    )
+    return 0
