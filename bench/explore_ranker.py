@@ -37,16 +37,22 @@ GROUPS = {
     "lengths": ["query_terms", "title_terms", "description_terms"],
     "price_stock": ["log_price", "price_pct", "in_stock"],
 }
-PARAMS = {"num_leaves": 15, "min_data_in_leaf": 20, "num_boost_round": 300}
+PARAMS = {"num_leaves": 31, "min_data_in_leaf": 60, "num_boost_round": 100}  # what v1 shipped with
 
 
 def cv(
-    data: Candidates, judgments: Any, columns: list[int], params: dict[str, Any], base: Any, name: str
+    data: Candidates,
+    judgments: Any,
+    columns: list[int],
+    params: dict[str, Any],
+    base: Any,
+    name: str,
+    train_data: Candidates | None = None,
 ) -> dict[str, Any]:
     folds = make_folds(judgments.queries, repeats=int(os.environ.get("REPEATS", "3")))
 
     def fit(train_q):  # type: ignore[no-untyped-def]
-        return rank_with(train(data, train_q, params, columns), data, columns)
+        return rank_with(train(train_data or data, train_q, params, columns), data, columns)
 
     scores, _ = cross_validate(name, fit, folds, judgments.qrels)
     out = summarize(scores, folds, base)
@@ -71,6 +77,15 @@ def main() -> None:
     results = {}
     if mode == "ablate":
         results["all"] = cv(data, judgments, all_cols, PARAMS, base, "all features")
+        judged = Candidates()
+        for q in data.doc_ids:  # train on judged candidates only (unjudged dropped, not labelled 0)
+            keep = [i for i, d in enumerate(data.doc_ids[q]) if d in judgments.qrels[q]]
+            judged.doc_ids[q] = [data.doc_ids[q][i] for i in keep]
+            judged.rows[q] = data.rows[q][keep]
+            judged.labels[q] = data.labels[q][keep]
+        results["judged-only training"] = cv(
+            data, judgments, all_cols, PARAMS, base, "judged-only training", judged
+        )
         for group, names in GROUPS.items():
             cols = [i for i, f in enumerate(FEATURES) if f not in names]
             results[f"-{group}"] = cv(data, judgments, cols, PARAMS, base, f"without {group}")

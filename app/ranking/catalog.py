@@ -1,7 +1,7 @@
 """Per-catalog ranking context (statistics + product-type detector), read from the index.
 
 Built from what the index stores (every product's payload and dense vector), in a worker thread:
-for every catalog at start-up (`warm`, before the server answers: 8 s for the 19,406-product
+for every catalog at start-up (`warm`, before the server answers: 4-12 s for the 19,406-product
 Icecat catalog on 2 shared cores), for a catalog created later the first time it is ranked; and
 re-checked every `ttl_s`: the catalog's fingerprints
 (product id -> content hash) are re-read and the statistics rebuilt only if they changed. Until a
