@@ -76,12 +76,12 @@ def write(
                     *[scored[r.name]["per_query_ndcg10"].get(qid, 0.0) for r in results],
                 ]
             )
-    _plots(out, scored)
+    _plots(out, scored, cv)
     (out / "report.md").write_text(markdown(report))
     return report
 
 
-def _plots(out: Path, scored: dict[str, Any]) -> None:
+def _plots(out: Path, scored: dict[str, Any], cv: dict[str, Any] | None = None) -> None:
     names = list(scored)
     metrics = ["ndcg@10", "recall@10", "mrr@10", "recall@100"]
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -99,11 +99,14 @@ def _plots(out: Path, scored: dict[str, Any]) -> None:
     if "default" in scored:
         base = "bm25" if "bm25" in scored else names[0]  # the baseline the target is measured against
         per_default, per_base = scored["default"]["per_query_ndcg10"], scored[base]["per_query_ndcg10"]
+        if cv is not None and "default" in cv["per_query"] and base in cv["per_query"]:
+            # held-out scores: a learned default scored on its own training queries would flatter it
+            per_default, per_base = cv["per_query"]["default"], cv["per_query"][base]
         deltas = sorted(per_default[q] - per_base.get(q, 0.0) for q in per_default)
         fig, ax = plt.subplots(figsize=(9, 3.5))
         ax.bar(range(len(deltas)), deltas, color=["tab:green" if d >= 0 else "tab:red" for d in deltas])
         ax.axhline(0, color="black", linewidth=0.8)
-        ax.set_ylabel(f"nDCG@10: default - {base}")
+        ax.set_ylabel(f"nDCG@10{' (CV)' if cv is not None else ''}: default - {base}")
         ax.set_xlabel("queries, sorted")
         fig.tight_layout()
         fig.savefig(out / "ndcg_deltas.png", dpi=110)
