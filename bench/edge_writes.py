@@ -94,6 +94,7 @@ def main() -> None:
     from app.adapters.edge_index import EdgeVectorIndex
     from app.domain.lexical import document_vector
     from app.domain.models import IndexRecord, VectorQuery
+    from embeddings.text import product_text
 
     catalog = products(args.icecat_dir)
     rng = np.random.default_rng(0)
@@ -103,7 +104,7 @@ def main() -> None:
         return (v / np.linalg.norm(v)).tolist()
 
     def record(p: Any, tag: str) -> IndexRecord:
-        return IndexRecord(p, vector(), tag, document_vector(p))
+        return IndexRecord(p, vector(), tag, document_vector(p, product_text(p)))
 
     result: dict[str, Any] = {
         "command": "python -m bench.edge_writes"

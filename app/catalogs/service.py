@@ -163,7 +163,7 @@ class CatalogWrites:
         for w, vector in zip(missing, await self._embed([w.text for w in missing]), strict=True):
             vectors[w.product.id] = vector
         records = [
-            IndexRecord(w.product, vectors[w.product.id], w.content_hash, document_vector(w.product))
+            IndexRecord(w.product, vectors[w.product.id], w.content_hash, document_vector(w.product, w.text))
             for w in writes
         ]
         return records, len(missing)
@@ -238,7 +238,7 @@ class CatalogWrites:
                 vector = old.vector
                 if not stored_vector_fits(old, text, self._model_id):
                     vector, embedded = (await self._embed([text]))[0], True
-                record = IndexRecord(product, vector, digest, document_vector(product))
+                record = IndexRecord(product, vector, digest, document_vector(product, text))
                 await self._index.upsert(catalog, [record])
         await self._index.flush(catalog)
         if digest == old.content_hash:
