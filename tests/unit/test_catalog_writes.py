@@ -147,6 +147,20 @@ async def test_a_price_change_keeps_the_vector_and_a_title_change_embeds(writes:
     assert after["cbl"].vector != before["cbl"].vector
 
 
+async def test_written_and_patched_products_are_indexed_as_ingest_indexes_them(writes: Writes) -> None:
+    """Same vector, content hash and bm25-v2 sparse vector (of the embedded product text) as a
+    local `aisle ingest` of the same product, so hybrid retrieval and the ranker see no difference."""
+    await writes.service.upsert("shop", rows(CABLE))
+    await writes.service.patch("shop", "cbl", ProductChanges(title="usb-c charging cable", price=7.0))
+    patched = Product(id="cbl", title="usb-c charging cable", brand="Anker", category="Cables", price=7.0)
+    await ingest([patched], "local", writes.embedder, writes.index, model_id=MODEL)
+    [written] = await writes.index.retrieve("shop", ["cbl"])
+    [ingested] = await writes.index.retrieve("local", ["cbl"])
+    assert written.product == ingested.product
+    assert (written.content_hash, written.sparse) == (ingested.content_hash, ingested.sparse)
+    assert written.vector == ingested.vector
+
+
 async def test_a_vector_from_another_model_is_never_reused() -> None:
     w = Writes(model_id="model-b")
     await w.service.create("shop")
