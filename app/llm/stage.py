@@ -2,7 +2,8 @@
 a bundle's slots and composition) runs through one path, `LLMStage.run`:
 
     cache -> single-flight -> admission (breaker permit, bulkhead slot) -> retries (tenacity,
-    bounded by the deadline) -> LLMClient -> validate (one bounded re-ask on invalid output) -> cache
+    bounded by the deadline) -> LLMClient -> validate (no string quotes the instructions; the
+    task's own reading, grounded in the facts; one bounded re-ask on invalid output) -> cache
 
 A task never raises: any failure is an `Answer` with no value and the fallback reason, and the
 caller keeps its non-LLM result. Each run is bounded by an anyio cancel scope whose deadline is one
@@ -33,9 +34,12 @@ from app.domain.errors import (
     LLMServerError,
     LLMTimeout,
     LLMUnavailable,
+    LLMUngrounded,
 )
+from app.domain.grounding import quotes
 from app.domain.llm import ChatMessage, LLMRequest, LLMUsage
 from app.llm.gate import EvalGate
+from app.llm.output import answer_strings
 from app.llm.prompts import PromptTemplate
 from app.llm.resilience import Bulkhead, CircuitBreaker, Permit, SingleFlight
 from app.llm.task import Answer, Task
@@ -148,6 +152,7 @@ class LLMStage:
         value: T | None = None
         hit = False
         fallback: str | None = None
+        ungrounded: tuple[str, ...] = ()
         with anyio.CancelScope(deadline=self.deadline() if deadline is None else deadline) as scope:
             try:
                 call = _Call(
@@ -161,6 +166,9 @@ class LLMStage:
                 )
                 answered = await self._answer(call)
                 value, hit = answered
+            except LLMUngrounded as e:
+                fallback, ungrounded = e.reason, (e.check,)
+                log.info("llm_fallback", prompt=template.key, reason=e.reason, detail=str(e))
             except LLMUnavailable as e:
                 fallback = e.reason
                 log.info("llm_fallback", prompt=template.key, reason=e.reason, detail=str(e))
@@ -177,6 +185,7 @@ class LLMStage:
             meter.calls,
             meter.prompt_tokens,
             meter.completion_tokens,
+            ungrounded,
         )
         return Answer(value if fallback is None else None, usage)
 
@@ -243,7 +252,12 @@ class LLMStage:
 
     @staticmethod
     def _validated(call: _Call[T], text: str) -> T:
-        """The one place a task's value is produced: its own reading of the answer text."""
+        """The one place a task's value is produced: its own reading of the answer text, and
+        the check every answer passes, whatever the task: no string in it quotes the task's
+        instructions (an answer that does was steered by the text it was given; it is not
+        re-asked)."""
+        if quotes(answer_strings(text), call.template.system.template):
+            raise LLMUngrounded("prompt_echo", "prompt", "the answer quotes the prompt's instructions")
         return call.task.parse(text)
 
     async def _consult(self, call: _Call[T]) -> tuple[T, str]:
@@ -252,8 +266,8 @@ class LLMStage:
         try:
             return self._validated(call, text), text
         except LLMInvalidOutput as first:
-            if call.remaining() < _MIN_ATTEMPT_S:
-                raise
+            if isinstance(first, LLMUngrounded) or call.remaining() < _MIN_ATTEMPT_S:
+                raise  # an ungrounded answer is well-formed: asking again would not fix it
             retry = (
                 *call.messages,
                 ChatMessage("assistant", text[:2000]),

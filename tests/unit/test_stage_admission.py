@@ -9,9 +9,11 @@ import asyncio
 import json
 
 from app.adapters.memory_cache import MemoryCache
+from app.domain.errors import LLMUngrounded
 from app.domain.models import Product, ScoredProduct
 from app.llm.resilience import Bulkhead, CircuitBreaker
 from app.llm.stage import LLMStage
+from app.llm.task import Task
 from app.search.rerank import Reranked, rerank_and_explain
 from tests.fakes import ScriptedLLM, make_stage
 
@@ -141,3 +143,30 @@ async def test_a_shared_answer_is_cached_once_by_its_flight() -> None:
     hold.set()
     await requests
     assert (llm.calls, cache.writes) == (1, 1)
+
+
+async def test_an_ungrounded_answer_is_not_re_asked() -> None:
+    llm = ScriptedLLM('{"slots": ["bags"]}')
+
+    def parse(_text: str) -> list[str]:
+        raise LLMUngrounded("ungrounded_reason", "link", "a link")
+
+    task = Task("slots", {"anchor": "a", "categories": '["bags"]', "count": "1"}, parse, ("k",))
+    answer = await make_stage(llm).run(task)
+    assert (answer.fallback, answer.usage.ungrounded, llm.calls) == ("ungrounded_reason", ("link",), 1)
+
+
+async def test_an_answer_quoting_its_instructions_is_a_prompt_echo() -> None:
+    s = make_stage(None)
+    system = s.prompt("explain").system.template
+    llm = ScriptedLLM(json.dumps({"reasons": [{"id": "p0", "reason": "Sure: " + system[:120]}]}))
+    out = await rerank_and_explain(
+        make_stage(llm, candidates=8), "speaker", ITEMS, rerank="none", explain=True, limit=5
+    )
+    assert out.usage is not None
+    assert (out.usage.fallback, out.usage.ungrounded, out.reasons, llm.calls) == (
+        "prompt_echo",
+        ("prompt",),
+        {},
+        1,
+    )
