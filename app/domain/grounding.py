@@ -76,31 +76,21 @@ def product_text(p: Product) -> str:
     return f"{p.id} {p.title} {p.brand} {p.category} {p.description} {attributes}"
 
 
-@dataclass(frozen=True, slots=True)
 class Facts:
-    """Texts that license statements, read once: folded text, word stems, numbers, compact
-    tokens (letters and digits only, for model numbers), phone numbers and prices."""
+    """Texts that license statements: their folded text, and, read from it when first asked for
+    (most strings fail or pass on the first few checks), its word stems, numbers, compact tokens
+    (letters and digits only, for model numbers), phone numbers and prices. A union (`a | b`)
+    reads each of its parts once, however many strings are checked against it."""
 
-    text: str = ""
-    words: frozenset[str] = frozenset()
-    numbers: frozenset[float] = frozenset()
-    compact: str = ""
-    phones: frozenset[str] = frozenset()
-    prices: tuple[tuple[float, str | None], ...] = ()  # (amount, currency; None: any)
+    def __init__(self, text: str = "", prices: Iterable[tuple[float, str | None]] = ()) -> None:
+        self.text = text
+        self._given = tuple(prices)
+        self._parts: tuple[Facts, ...] = ()
 
     @classmethod
     def of(cls, *texts: str, prices: Iterable[tuple[float, str | None]] = ()) -> Facts:
         """`prices` in a currency; an amount written in the texts licenses itself in any."""
-        text = " ".join(" ".join(t.split()) for t in texts if t).casefold()
-        priced = [*prices, *((a.value, None) for a in s.amounts(text))]
-        return cls(
-            text,
-            frozenset(s.stem(w) for w in set(s.WORD.findall(text))),
-            frozenset(s.numbers(text) | {a for a, _ in priced}),
-            re.sub(r"[^0-9a-z ]", "", text),
-            frozenset(s.phones(text)),
-            tuple(priced),
-        )
+        return cls(" ".join(" ".join(t.split()) for t in texts if t).casefold(), prices)
 
     @classmethod
     def products(cls, products: Iterable[Product]) -> Facts:
@@ -111,14 +101,40 @@ class Facts:
         )
 
     def __or__(self, other: Facts) -> Facts:
-        return Facts(
-            f"{self.text} {other.text}".strip(),
-            self.words | other.words,
-            self.numbers | other.numbers,
-            f"{self.compact} {other.compact}".strip(),
-            self.phones | other.phones,
-            self.prices + other.prices,
-        )
+        union = Facts(f"{self.text} {other.text}".strip())
+        union._parts = (*(self._parts or (self,)), *(other._parts or (other,)))
+        return union
+
+    @functools.cached_property
+    def prices(self) -> tuple[tuple[float, str | None], ...]:
+        """(amount, currency; None: any currency)."""
+        if self._parts:
+            return tuple(p for part in self._parts for p in part.prices)
+        return (*self._given, *((a.value, None) for a in s.amounts(self.text)))
+
+    @functools.cached_property
+    def words(self) -> frozenset[str]:
+        if self._parts:
+            return frozenset().union(*(part.words for part in self._parts))
+        return frozenset(s.stem(w) for w in set(s.WORD.findall(self.text)))
+
+    @functools.cached_property
+    def numbers(self) -> frozenset[float]:
+        if self._parts:
+            return frozenset().union(*(part.numbers for part in self._parts))
+        return frozenset(s.numbers(self.text) | {a for a, _ in self.prices})
+
+    @functools.cached_property
+    def compact(self) -> str:
+        if self._parts:
+            return " ".join(part.compact for part in self._parts)
+        return re.sub(r"[^0-9a-z ]", "", self.text)
+
+    @functools.cached_property
+    def phones(self) -> frozenset[str]:
+        if self._parts:
+            return frozenset().union(*(part.phones for part in self._parts))
+        return frozenset(s.phones(self.text))
 
 
 class BrandNames:
@@ -219,8 +235,8 @@ class Grounds:
             return "contact"
         if s.instructions(text):
             return "prompt"
-        prices = [*about.prices, *self.context.prices]
-        if any(not _price_ok(a, prices) for a in s.amounts(text)):
+        amounts = s.amounts(text)
+        if amounts and any(not _price_ok(a, [*about.prices, *self.context.prices]) for a in amounts):
             return "price"
         if any(claim not in about.text.replace(" %", "%") for claim in s.claims(text)):
             return "claim"

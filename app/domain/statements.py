@@ -36,6 +36,7 @@ _MONEY = re.compile(
     rf"|(?<![\w.,])(?P<a3>{_AMOUNT})\s?(?P<code2>USD|EUR|GBP|CHF|dollars?|euros?|pounds?|bucks)\b",
     re.IGNORECASE,
 )
+_MONEY_HINT = re.compile(r"[$€£]|usd|eur|gbp|chf|dollar|pound|buck", re.IGNORECASE)
 _CURRENCIES = {
     "$": "USD", "€": "EUR", "£": "GBP", "usd": "USD", "eur": "EUR", "gbp": "GBP", "chf": "CHF",
     "dollar": "USD", "dollars": "USD", "bucks": "USD", "euro": "EUR", "euros": "EUR",
@@ -170,7 +171,9 @@ def links(text: str) -> list[str]:
 
 def phones(text: str) -> set[str]:
     """The digits of every phone-number-like run (seven digits or more, with separators)."""
-    out = set()
+    out: set[str] = set()
+    if not _PHONE.search(text):
+        return out  # most texts have none: no need to blank out their amounts
     for m in _PHONE.finditer(_masked(text, _MONEY)):  # "$11040.95" is no phone number
         digits = re.sub(r"\D", "", m.group())
         if len(digits) >= _PHONE_DIGITS:
@@ -192,7 +195,9 @@ class Amount:
 
 def amounts(text: str) -> list[Amount]:
     """Every amount of money written in `text`: "$40.95", "€12", "12.00 USD", "50 dollars"."""
-    out = []
+    out: list[Amount] = []
+    if not _MONEY_HINT.search(text):
+        return out  # no currency sign or word: no amount (the full pattern is slow on long texts)
     for m in _MONEY.finditer(text):
         raw = m.group("a1") or m.group("a2") or m.group("a3")
         unit = m.group("symbol") or m.group("code1") or m.group("code2") or ""
