@@ -222,7 +222,7 @@ class AsyncAisle:
         body = KeyIn(name, list(scopes), "*" if catalogs is None else list(catalogs), rate_limit)
         return await self.send(routes.create_key(body))
 
-    async def keys(self) -> list[KeyOut]:
+    async def list_keys(self) -> list[KeyOut]:
         return await self.send(routes.keys())
 
     async def revoke_key(self, key_id: str) -> None:

@@ -217,7 +217,7 @@ class Aisle:
         body = KeyIn(name, list(scopes), "*" if catalogs is None else list(catalogs), rate_limit)
         return self.send(routes.create_key(body))
 
-    def keys(self) -> list[KeyOut]:
+    def list_keys(self) -> list[KeyOut]:
         return self.send(routes.keys())
 
     def revoke_key(self, key_id: str) -> None:
