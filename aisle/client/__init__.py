@@ -16,6 +16,7 @@ Importing this package imports httpx and msgspec, nothing of the server. docs/in
 
 from aisle.client._async import AsyncAisle
 from aisle.client._inputs import Scope
+from aisle.client._retry import Retries
 from aisle.client._sync import Aisle
 from aisle.client._wire import (
     AssistantResponse,
@@ -92,6 +93,7 @@ __all__ = [
     "RateLimitIn",
     "RateLimited",
     "ReplyToken",
+    "Retries",
     "RetrievalResponse",
     "Rules",
     "Scope",

@@ -13,6 +13,7 @@ from httpx_sse import aconnect_sse
 from aisle.client import routes
 from aisle.client._core import Options, decoded, failure
 from aisle.client._inputs import Scope, messages_of
+from aisle.client._retry import Retries
 from aisle.client._wire import (
     AssistantRequest,
     AssistantResponse,
@@ -47,7 +48,8 @@ class AsyncAisle:
     AISLE_API_KEY and the URL to AISLE_URL, else http://127.0.0.1:8000.
 
     `timeout` bounds one attempt, `total_timeout` the whole call (retries and their waits);
-    `max_retries` retries only where that is safe (aisle/client/_retry.py). `http_client`: your
+    `max_retries` retries only where that is safe (aisle/client/_retry.py; `retries`: a whole
+    policy, its backoff too). `http_client`: your
     own httpx.AsyncClient (its base URL, transport, proxies), left open on `aclose()`.
     """
 
@@ -59,6 +61,7 @@ class AsyncAisle:
         timeout: float = 30.0,
         total_timeout: float = 60.0,
         max_retries: int = 2,
+        retries: Retries | None = None,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
@@ -67,7 +70,7 @@ class AsyncAisle:
             api_key,
             timeout=timeout,
             total_timeout=total_timeout,
-            max_retries=max_retries,
+            retries=retries or Retries(max_retries=max_retries),
             headers=headers,
         )
         self._owned = http_client is None

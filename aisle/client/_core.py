@@ -38,26 +38,29 @@ class Options:
         *,
         timeout: float,
         total_timeout: float,
-        max_retries: int,
+        retries: Retries,
         headers: Mapping[str, str] | None,
         env: Mapping[str, str] = os.environ,
     ) -> Options:
         """Arguments first, then AISLE_URL / AISLE_API_KEY, then the local default."""
-        if timeout <= 0 or total_timeout <= 0 or max_retries < 0:
+        if timeout <= 0 or total_timeout <= 0 or retries.max_retries < 0:
             raise ValueError("timeout and total_timeout must be positive, max_retries at least 0")
         return cls(
             base_url=(base_url or env.get("AISLE_URL") or DEFAULT_URL).rstrip("/"),
             api_key=api_key or env.get("AISLE_API_KEY") or None,
             timeout_s=timeout,
             total_timeout_s=total_timeout,
-            retries=Retries(max_retries=max_retries),
+            retries=retries,
             headers=dict(headers or {}),
         )
 
     def request_headers(
         self, call: Call[Any], *, stream: bool = False, api_key: str | None = None
     ) -> dict[str, str]:
-        headers = {"accept": "text/event-stream" if stream else "application/json", "user-agent": USER_AGENT}
+        # A stream's Accept (text/event-stream) is httpx-sse's to set.
+        headers = (
+            {"user-agent": USER_AGENT} if stream else {"accept": "application/json", "user-agent": USER_AGENT}
+        )
         headers.update(self.headers)
         key = api_key or self.api_key
         if key:
