@@ -1,12 +1,15 @@
 """The tools as OpenAI function tools: valid against the `tools` parameter's own types (the openai
 package's TypedDicts, as JSON Schema) and JSON Schema 2020-12, printed by `aisle tools`, and used
 in a chat completion loop through the official client (respx plays the model): the model calls a
-tool, the call runs through the typed client against the real app, the result goes back."""
+tool, the call runs through the typed client against the real app, the result goes back (the
+agent loop of docs/examples/openai_agent.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,13 +21,14 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionToolUnionParam
 from pydantic import TypeAdapter
 
-from aisle.tools import answer, openai_tools
+from aisle.tools import openai_tools
 from app.cli import main
 from tests.client_stack import async_client, make_app
 from tests.fakes import chat_completion
 
 pytestmark = pytest.mark.e2e
 LLM_URL = "http://llm.test/v1"
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "openai_agent.py"
 
 
 def closed(schema: dict[str, Any]) -> dict[str, Any]:
@@ -78,39 +82,57 @@ def app() -> Litestar:
     return make_app()
 
 
-@pytest.mark.parametrize(
-    ("arguments", "check"),
-    [
-        (
-            {"catalog": "shop", "query": "camera bag", "limit": 2, "filters": {"price_max": 40}},
-            lambda result: len(result["items"]) == 2 and all(i["price"] <= 40 for i in result["items"]),
-        ),
-        ({"catalog": "shop", "query": "camera bag", "limit": 0}, lambda result: "limit" in result["error"]),
-    ],
-)
-async def test_a_chat_completion_calls_a_tool_and_gets_the_result_back(
-    app: Litestar, arguments: dict[str, Any], check: Any
-) -> None:
+def load_example() -> Any:
+    spec = importlib.util.spec_from_file_location("openai_agent", EXAMPLE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_example_agent_searches_then_completes_the_look(app: Litestar) -> None:
+    agent = load_example()
     llm = AsyncOpenAI(base_url=LLM_URL, api_key="k", max_retries=0)
-    messages: list[Any] = [{"role": "user", "content": "a camera bag under $40, two options"}]
+    messages: list[Any] = [{"role": "user", "content": "a Canon camera, and what goes with it"}]
     with respx.mock(assert_all_called=True) as mock:
         route = mock.post(f"{LLM_URL}/chat/completions")
         route.side_effect = [
-            httpx.Response(200, json=tool_call("search_products", arguments)),
-            httpx.Response(200, json=chat_completion("Here are two bags.")),
+            httpx.Response(200, json=tool_call("search_products", {"query": "canon camera", "limit": 3})),
+            httpx.Response(
+                200,
+                json=tool_call(
+                    "complete_the_look", {"anchor_ids": ["cam-eos"], "slots": ["bags"], "compose": "vector"}
+                ),
+            ),
+            httpx.Response(200, json=chat_completion("The EOS 250D, with a Canon bag.")),
         ]
         async with async_client(app) as aisle:
-            first = await llm.chat.completions.create(model="m", messages=messages, tools=openai_tools())
-            message = first.choices[0].message
-            messages.append(message.model_dump(exclude_none=True))
-            for call in message.tool_calls or []:
-                assert call.type == "function"
-                content = await answer(aisle, call.function.name, call.function.arguments)
-                messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
-            final = await llm.chat.completions.create(model="m", messages=messages, tools=openai_tools())
-    assert final.choices[0].message.content == "Here are two bags."
-    sent_tools = json.loads(route.calls[0].request.content)["tools"]
-    assert sent_tools == openai_tools()
+            reply = await agent.agent_turn(llm, aisle, messages, model="m", catalog="shop")
+    assert reply == "The EOS 250D, with a Canon bag."
+    sent = [json.loads(call.request.content) for call in route.calls]
+    assert sent[0]["tools"] == openai_tools("shop")
+    found = json.loads(sent[1]["messages"][-1]["content"])
+    assert "cam-eos" in [i["id"] for i in found["items"]]
+    bundle = json.loads(sent[2]["messages"][-1]["content"])
+    assert bundle["anchor"][0]["id"] == "cam-eos"
+    assert bundle["slots"][0]["item"]["category"] == "Bags"
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+
+
+async def test_a_bad_tool_call_goes_back_to_the_model_as_an_error(app: Litestar) -> None:
+    agent = load_example()
+    llm = AsyncOpenAI(base_url=LLM_URL, api_key="k", max_retries=0)
+    with respx.mock(assert_all_called=True) as mock:
+        route = mock.post(f"{LLM_URL}/chat/completions")
+        route.side_effect = [
+            httpx.Response(200, json=tool_call("search_products", {"query": "camera bag", "limit": 0})),
+            httpx.Response(200, json=chat_completion("Sorry.")),
+        ]
+        async with async_client(app) as aisle:
+            await agent.agent_turn(
+                llm, aisle, [{"role": "user", "content": "bags"}], model="m", catalog="shop"
+            )
     returned = json.loads(route.calls[1].request.content)["messages"][-1]
     assert (returned["role"], returned["tool_call_id"]) == ("tool", "call_1")
-    assert check(json.loads(returned["content"]))
+    assert "invalid argument limit" in json.loads(returned["content"])["error"]
