@@ -170,3 +170,20 @@ def test_the_typed_client_sends_its_current_span(
     assert root.parent.span_id == turn.get_span_context().span_id
     assert root.context.trace_id == turn.get_span_context().trace_id
     caller.shutdown()
+
+
+def test_a_browser_may_send_trace_context_across_origins() -> None:
+    settings = Settings(cors_origins=("https://shop.example",))
+    with TestClient(create_app(settings, Deps(HashingEmbedder(), InMemoryVectorIndex()))) as client:
+        preflight = client.options(
+            SEARCH,
+            headers={
+                "Origin": "https://shop.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "traceparent, tracestate",
+            },
+        )
+    assert preflight.status_code in (200, 204), preflight.text
+    allowed = preflight.headers["access-control-allow-headers"].lower()
+    assert "traceparent" in allowed
+    assert "tracestate" in allowed
