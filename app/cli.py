@@ -1,6 +1,7 @@
 """The `aisle` command: `aisle ingest ...`, `aisle complements learn ...`, `aisle keys ...`,
-`aisle db migrate`, `aisle eval ...`, `aisle serve`, `aisle mcp` and `aisle tools`. The process entrypoint, so the one
-place that reads the environment (`Settings.from_env(os.environ)`)."""
+`aisle db migrate`, `aisle eval ...`, `aisle embeddings adapt ...`, `aisle serve`, `aisle mcp` and
+`aisle tools`. The process entrypoint, so the one place that reads the environment
+(`Settings.from_env(os.environ)`)."""
 
 from __future__ import annotations
 
@@ -253,9 +254,11 @@ def parser() -> argparse.ArgumentParser:
     )
     add_parsers(sub)
     add_integration_parsers(sub)
+    from embeddings.adapt import add_parser as add_embeddings_parser
     from evals.args import add_parser
 
     add_parser(sub)
+    add_embeddings_parser(sub)
     return root
 
 
@@ -286,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "mcp"
             else cli_integrations.tools(args)
         )
+    if args.command == "embeddings":
+        from embeddings.adapt import main as adapt_main
+
+        return adapt_main(args)
     if args.command == "eval":
         from evals.cli import main as eval_main
 

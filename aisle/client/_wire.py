@@ -82,12 +82,20 @@ class Fallback(msgspec.Struct, omit_defaults=True):
     stage: str | None = None
 
 
+class RankerOut(msgspec.Struct):
+    "The learned ranking stage: the model that ordered the candidates, or why none did."
+
+    model: str | None
+    fallback: str | None
+
+
 class RetrievalResponse(msgspec.Struct):
     items: list[Item]
     ranking: Literal["llm", "vector"]
     fallback: Fallback | None
     cache: Literal["hit", "miss"] | None
     timings_ms: dict[str, float]
+    ranker: RankerOut | None = None
 
 
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
