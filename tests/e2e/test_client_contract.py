@@ -30,6 +30,7 @@ from aisle.client import (
     ItemsReady,
     NotFound,
     ProductOut,
+    RankerOut,
     RateLimited,
     RateLimitIn,
     ReplyToken,
@@ -85,6 +86,16 @@ def test_search_with_typed_filters(aisle: Aisle) -> None:
     assert 0 < len(result.items) <= 3
     assert all(i.category == "Bags" and i.price is not None and i.price <= 40 for i in result.items)
     assert (result.ranking, result.fallback) == ("vector", None)
+
+
+def test_search_result_names_its_ranker_typed() -> None:
+    # No learned model here: the retrieval order is served and the typed result says why.
+    with (
+        TestClient(make_app(ranker_model=None)) as http,
+        Aisle(api_key=ADMIN, http_client=http) as aisle,
+    ):
+        assert aisle.search("shop", "camera bag").ranker == RankerOut(None, "ranker_disabled")
+        assert aisle.similar("shop", ["bag-canon"]).ranker is None  # not text-ranked
 
 
 def test_similar_never_returns_the_inputs(aisle: Aisle) -> None:
