@@ -155,7 +155,7 @@ def build_cors(settings: Settings) -> CORSConfig | None:
         return None
     return CORSConfig(
         allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],  # PATCH: the write API
         allow_headers=[
             "Authorization",
             "X-API-Key",

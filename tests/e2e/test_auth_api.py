@@ -400,6 +400,12 @@ def test_cors_is_off_by_default_and_an_allow_list_when_configured() -> None:
         assert actual.headers["access-control-allow-origin"] == "https://shop.example"
         other = client.get("/healthz", headers={"Origin": "https://evil.example"})
         assert other.headers.get("access-control-allow-origin") != "https://evil.example"
+        patch = client.options(
+            "/v1/catalogs/shop/products/cam-eos",
+            headers={**origin, "Access-Control-Request-Method": "PATCH"},
+        )
+        assert patch.status_code in (200, 204), patch.text  # the write API's partial update
+        assert "PATCH" in patch.headers["access-control-allow-methods"]
 
 
 def test_the_request_log_names_the_key_never_the_secret(
