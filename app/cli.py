@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -14,25 +15,34 @@ from typing import Any
 
 from app.cli_control import add_parsers, db, keys, with_store
 from app.cli_integrations import add_parsers as add_integration_parsers
+from app.cli_push import EXIT_SHARD_HELD, EXIT_SYNC_REFUSED
 from app.settings import Settings, SettingsError, embedding_model_id
-
-EXIT_SYNC_REFUSED = 3  # distinct from 1 (rows failed): nothing was written
 
 
 async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from app.domain.errors import CatalogNotFound, IndexLocked, InvalidRequest
+    from app.domain.models import validate_catalog_name
     from app.main import build_embedder, build_index
     from embeddings.ingest import SyncRefused, ingest
     from embeddings.readers import read_products
 
+    try:
+        validate_catalog_name(args.catalog)
+    except InvalidRequest as e:
+        print(f"aisle: --catalog: {e.message}", file=sys.stderr)
+        return 2
     items = [item for path in args.paths for item in read_products(Path(path))]
-    embedder = build_embedder(settings, threads=settings.ingest_threads or (os.cpu_count() or 1))
     index = build_index(settings)
     fraction = (
         settings.ingest_max_delete_fraction if args.max_delete_fraction is None else args.max_delete_fraction
     )
     try:
+        # Before the model loads: a shard a running server holds fails fast (IndexLocked).
+        with contextlib.suppress(CatalogNotFound):
+            await index.fingerprints(args.catalog, [])
+        embedder = build_embedder(settings, threads=settings.ingest_threads or (os.cpu_count() or 1))
         with tqdm(total=len(items), unit="product", desc=f"ingest {args.catalog}", file=sys.stderr) as bar:
             summary = await ingest(
                 items,
@@ -44,13 +54,23 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
                 max_delete_fraction=fraction,
                 force=args.force,
                 dry_run=args.dry_run,
-                batch_size=args.batch_size,
+                batch_size=args.batch_size or 256,
                 optimize=not args.no_optimize,
                 progress=bar.update,
             )
     except SyncRefused as e:
         print(f"aisle: refused, nothing written: {e}", file=sys.stderr)
         return EXIT_SYNC_REFUSED
+    except IndexLocked:
+        print(
+            f"aisle: catalog {args.catalog!r} is held by a running server (its Qdrant Edge shard in "
+            f"{settings.data_dir} is locked by another process), so it cannot be written here; "
+            f"push the file to that server instead: aisle ingest {' '.join(args.paths)} "
+            f"--catalog {args.catalog} --server http://HOST:PORT, with a write key in AISLE_API_KEY "
+            "(docs/catalogs.md)",
+            file=sys.stderr,
+        )
+        return EXIT_SHARD_HELD
     finally:
         await index.close()
     if not args.dry_run and summary.added + summary.updated + summary.unchanged:
@@ -75,6 +95,31 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         }
         write_ingest_metrics(args.metrics_file, args.catalog, counts, summary.seconds)
     return 1 if summary.failed else 0
+
+
+def _push(settings: Settings, args: argparse.Namespace) -> int:
+    from app.cli_push import PushOptions, run
+    from app.domain.errors import InvalidRequest
+    from app.domain.models import validate_catalog_name
+
+    try:
+        validate_catalog_name(args.catalog)
+    except InvalidRequest as e:
+        print(f"aisle: --catalog: {e.message}", file=sys.stderr)
+        return 2
+    options = PushOptions(
+        server=args.server,
+        catalog=args.catalog,
+        api_key=args.api_key or os.environ.get("AISLE_API_KEY") or None,
+        full_sync=args.full_sync,
+        dry_run=args.dry_run,
+        force=args.force,
+        max_delete_fraction=args.max_delete_fraction,
+        batch_size=args.batch_size or 500,
+        max_wait_s=30.0,
+    )
+    del settings  # the server's own settings govern the write; nothing local is opened
+    return run(args.paths, options)
 
 
 async def _register(settings: Settings, catalog: str) -> None:
@@ -225,7 +270,19 @@ def parser() -> argparse.ArgumentParser:
     )
     ing.add_argument("--force", action="store_true", help="delete past --max-delete-fraction")
     ing.add_argument("--dry-run", action="store_true", help="print what would be added, updated, deleted")
-    ing.add_argument("--batch-size", type=int, default=256, help="products embedded and upserted per batch")
+    ing.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="products per batch (default: 256 embedded locally; 500 per request with --server)",
+    )
+    ing.add_argument(
+        "--server",
+        default=None,
+        metavar="URL",
+        help="push to a running server's write API instead of writing the index here (docs/catalogs.md)",
+    )
+    ing.add_argument("--api-key", default=None, help="with --server: the key (default: AISLE_API_KEY)")
     ing.add_argument("--no-optimize", action="store_true", help="skip building the HNSW index afterwards")
     ing.add_argument(
         "--metrics-file", default=None, help="write the run's counters for node_exporter's textfile collector"
@@ -273,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # Every command, not only `serve`: structlog's own default renders tracebacks with their locals.
     configure_logging(settings.log_level, settings.log_json)
+    if args.command == "ingest" and args.server:
+        return _push(settings, args)
     if args.command == "ingest":
         return asyncio.run(_ingest(settings, args))
     if args.command == "complements":

@@ -44,6 +44,7 @@ from app.api.admission import Admission, admission_middleware, gauges
 from app.api.allow import allow_middleware, route_methods
 from app.api.auth import SECURITY_COMPONENTS, guard, provide_principal
 from app.api.body import AisleRequest, BodyLimits
+from app.api.catalog_writes import PRODUCT_ROUTES, CatalogWriteController
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.keys import KeysController
 from app.api.openapi import document
@@ -53,6 +54,7 @@ from app.assistant.service import AssistantService
 from app.auth.admin import KeyAdmin
 from app.auth.startup import open_gate
 from app.bundles.service import BundleService
+from app.catalogs.service import CatalogWrites
 from app.domain.errors import RankerUnavailable
 from app.domain.models import Fusion
 from app.llm.gate import EvalGate
@@ -66,7 +68,7 @@ from app.ranking.boost import TypeBoost
 from app.ranking.catalog import CatalogContexts
 from app.ranking.stage import RankingStage
 from app.search.service import RecommendationService, Retrieval
-from app.settings import Settings
+from app.settings import Settings, embedding_model_id
 from app.store.complement_import import import_complement_files
 from app.vocabularies import Vocabularies
 
@@ -153,7 +155,7 @@ def build_cors(settings: Settings) -> CORSConfig | None:
         return None
     return CORSConfig(
         allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],  # PATCH: the write API
         allow_headers=[
             "Authorization",
             "X-API-Key",
@@ -257,6 +259,11 @@ def _bundles(state: State) -> BundleService:
     return bundles
 
 
+def _catalog_writes(state: State) -> CatalogWrites:
+    writes: CatalogWrites = state.catalog_writes
+    return writes
+
+
 def _key_admin(state: State) -> KeyAdmin:
     keys: KeyAdmin = state.key_admin
     return keys
@@ -323,6 +330,17 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             vocabularies,
             fusion=service.retrieval.fusion,
         )
+        app.state.catalog_writes = CatalogWrites(
+            active.embedder,
+            active.index,
+            store,
+            model_id=embedding_model_id(settings),
+            vocabularies=vocabularies,
+            embed_batch_size=settings.embed_batch_size,
+            embed_concurrency=settings.write_embed_threads,
+            max_delete_fraction=settings.ingest_max_delete_fraction,
+            tracer=telemetry.tracer,
+        )
         app.state.metrics = metrics
         app.state.cache_backend = str(getattr(cache, "backend", type(cache).__name__))
         log.info(
@@ -339,7 +357,15 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             log.info("shutdown")
 
     app = Litestar(
-        route_handlers=[CatalogController, KeysController, healthz, readyz, metrics_endpoint],
+        route_handlers=[
+            CatalogController,
+            CatalogWriteController,
+            *PRODUCT_ROUTES,  # after CatalogController: they share its product path
+            KeysController,
+            healthz,
+            readyz,
+            metrics_endpoint,
+        ],
         lifespan=[lifespan],
         state=State({"body_limits": limits}),
         request_class=AisleRequest,
@@ -349,6 +375,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             "service": Provide(_service, sync_to_thread=False),
             "assistant": Provide(_assistant, sync_to_thread=False),
             "bundles": Provide(_bundles, sync_to_thread=False),
+            "catalog_writes": Provide(_catalog_writes, sync_to_thread=False),
             "key_admin": Provide(_key_admin, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },

@@ -54,16 +54,34 @@ class VectorIndex(Protocol):
         most common first: the catalog's real vocabulary, which LLM output is validated against."""
         ...
 
-    async def ensure_catalog(self, catalog: str, dimension: int) -> None:
-        """Create the catalog if missing; raise IndexIncompatible if it exists with another dimension."""
+    async def ensure_catalog(self, catalog: str, dimension: int) -> bool:
+        """Create the catalog if missing: True if this call created it. Raise IndexIncompatible if
+        it exists with another dimension."""
         ...
 
-    async def upsert(self, catalog: str, records: Sequence[IndexRecord]) -> None: ...
+    async def drop_catalog(self, catalog: str) -> bool:
+        """Delete the catalog and every product in it; False if there was none. Safe while the
+        catalog is served: a read racing the drop gets CatalogNotFound."""
+        ...
 
-    async def delete(self, catalog: str, ids: Sequence[str]) -> None: ...
+    async def upsert(self, catalog: str, records: Sequence[IndexRecord]) -> None:
+        """Applied (the next read sees it) when it returns; durable once `flush` returns."""
+        ...
 
-    async def fingerprints(self, catalog: str) -> dict[str, str]:
-        """product id -> content hash for every stored product (incremental ingestion reads this)."""
+    async def delete(self, catalog: str, ids: Sequence[str]) -> None:
+        """Applied when it returns; durable once `flush` returns. Unknown ids are ignored."""
+        ...
+
+    async def flush(self, catalog: str) -> None:
+        """Make every write to the catalog that returned before this call durable (Edge: the shard
+        fsynced to disk; a Qdrant server: already in its write-ahead log, since every write waits
+        for it). A write is acknowledged to a client only after this returns. Concurrent callers
+        may share one flush (group commit). Raises CatalogNotFound for an unknown catalog."""
+        ...
+
+    async def fingerprints(self, catalog: str, ids: Sequence[str] | None = None) -> dict[str, str]:
+        """product id -> content hash for every stored product (incremental ingestion reads this),
+        or, given `ids`, for those of them that are stored."""
         ...
 
     async def optimize(self, catalog: str) -> None:

@@ -217,6 +217,7 @@ class Settings:
     max_json_depth: int = 32
     max_in_flight: int = 32  # requests handled at once per worker
     worker_threads: int = 4  # threads running blocking work (embedding, Edge calls) at once per worker
+    write_embed_threads: int = 1  # catalog writes' embedding, on its own threads (not worker_threads)
     max_queue: int = 64  # requests waiting for a slot, beyond which a 503 + Retry-After
     queue_timeout_ms: int = 1000  # the longest a request waits for a slot
     keep_alive_s: int = 75  # above ALB's 60 s idle timeout: the client side must close first
@@ -311,6 +312,7 @@ class Settings:
             max_in_flight=_int(env, "AISLE_MAX_IN_FLIGHT", 32, low=1, high=10_000),
             max_queue=_int(env, "AISLE_MAX_QUEUE", 64, low=0, high=100_000),
             worker_threads=_int(env, "AISLE_WORKER_THREADS", 4, low=1, high=1024),
+            write_embed_threads=_int(env, "AISLE_WRITE_EMBED_THREADS", 1, low=1, high=64),
             queue_timeout_ms=_int(env, "AISLE_QUEUE_TIMEOUT_MS", 1000, low=1, high=600_000),
             keep_alive_s=_int(env, "AISLE_KEEP_ALIVE_S", 75, low=1, high=3600),
             metrics_max_catalogs=_int(env, "AISLE_METRICS_MAX_CATALOGS", 100, low=1, high=10_000),

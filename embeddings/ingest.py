@@ -9,7 +9,8 @@ A full sync (`full_sync=True`) also deletes stored products missing from the inp
   file must not empty a catalog): `SyncRefused` is raised before anything is written.
 
 `plan_sync` is the pure core (rows + stored hashes -> what to write, keep and delete); `ingest`
-applies a plan to any `VectorIndex`, over any iterable of rows, so a write API can reuse it.
+applies a plan to any `VectorIndex`, over any iterable of rows. The server's write API
+(app/catalogs/) shares the full-sync guards: `full_sync_deletes` and `SyncPlan.check_deletes`.
 `dry_run=True` plans and reports without writing. A catalog is created only once at least one
 valid product is ready to be written: a run whose every row failed leaves nothing behind.
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 import anyio.to_thread
 from opentelemetry import trace
 
-from app.domain.errors import CatalogNotFound
+from app.domain.errors import CatalogNotFound, DeletionRefused
 from app.domain.lexical import document_vector
 from app.domain.models import IndexRecord, Product, validate_catalog_name
 from app.ports import Embedder, VectorIndex
@@ -34,7 +35,7 @@ Progress = Callable[[int], None]
 DEFAULT_MAX_DELETE_FRACTION = 0.2
 
 
-class SyncRefused(Exception):
+class SyncRefused(DeletionRefused):
     """A full sync would delete more of the catalog than allowed; nothing was written."""
 
 
@@ -130,16 +131,20 @@ def plan_sync(
             continue
         plan.writes.append(_Pending(item, text, digest, item.id not in stored))
     if full_sync:
-        missing = sorted(set(stored) - seen)
-        if missing and plan.errors:
-            # A failed row may be a product the file meant to keep: delete nothing on such a run.
-            plan.deletion_skipped = (
-                f"full sync deleted nothing: {len(plan.errors)} row(s) failed "
-                f"({len(missing)} stored product(s) missing from the input kept)"
-            )
-        else:
-            plan.deletes = missing
+        plan.deletes, plan.deletion_skipped = full_sync_deletes(stored, seen, len(plan.errors))
     return plan
+
+
+def full_sync_deletes(stored: Iterable[str], seen: set[str], failed: int) -> tuple[list[str], str | None]:
+    """The stored ids missing from the input, or none, and why, when any row failed: a failed row
+    may be a product the input meant to keep."""
+    missing = sorted(set(stored) - seen)
+    if missing and failed:
+        return [], (
+            f"full sync deleted nothing: {failed} row(s) failed "
+            f"({len(missing)} stored product(s) missing from the input kept)"
+        )
+    return missing, None
 
 
 async def _stored_hashes(index: VectorIndex, catalog: str) -> tuple[dict[str, str], bool]:

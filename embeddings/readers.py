@@ -185,7 +185,9 @@ def _read_json(path: Path) -> Iterator[ReadResult]:
         yield icecat(row, location) if _is_icecat(row) else canonical(row, location)
 
 
-def _jsonl_row(raw: bytes, location: str) -> ReadResult:
+def json_row(raw: bytes, location: str) -> ReadResult:
+    """One row's JSON text (a JSONL line, an element of an array, a request's row), canonical or
+    raw Icecat, to a Product or that row's error."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -211,7 +213,7 @@ def _read_jsonl(path: Path) -> Iterator[ReadResult]:
         for n, line in enumerate(f, start=1):
             if not line.strip():
                 continue
-            yield _jsonl_row(line, f"{path}:{n}")
+            yield json_row(line, f"{path}:{n}")
 
 
 _BOOLS = {

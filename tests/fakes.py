@@ -102,6 +102,7 @@ class InMemoryVectorIndex:
         self._dimensions: dict[str, int] = {}
         self.closed = False
         self.optimized = 0
+        self.flushes = 0
 
     def _catalog(self, catalog: str) -> dict[str, IndexRecord]:
         if catalog not in self._catalogs:
@@ -181,11 +182,17 @@ class InMemoryVectorIndex:
     async def catalogs(self) -> list[CatalogInfo]:
         return [CatalogInfo(name, len(records)) for name, records in sorted(self._catalogs.items())]
 
-    async def ensure_catalog(self, catalog: str, dimension: int) -> None:
+    async def ensure_catalog(self, catalog: str, dimension: int) -> bool:
         if catalog in self._dimensions and self._dimensions[catalog] != dimension:
             raise IndexIncompatible(f"catalog {catalog!r} holds {self._dimensions[catalog]}-d vectors")
+        created = catalog not in self._catalogs
         self._catalogs.setdefault(catalog, {})
         self._dimensions[catalog] = dimension
+        return created
+
+    async def drop_catalog(self, catalog: str) -> bool:
+        self._dimensions.pop(catalog, None)
+        return self._catalogs.pop(catalog, None) is not None
 
     async def upsert(self, catalog: str, records: Sequence[IndexRecord]) -> None:
         target = self._catalog(catalog)
@@ -197,8 +204,14 @@ class InMemoryVectorIndex:
         for i in ids:
             target.pop(i, None)
 
-    async def fingerprints(self, catalog: str) -> dict[str, str]:
-        return {i: r.content_hash for i, r in self._catalog(catalog).items()}
+    async def flush(self, catalog: str) -> None:
+        self._catalog(catalog)
+        self.flushes += 1
+
+    async def fingerprints(self, catalog: str, ids: Sequence[str] | None = None) -> dict[str, str]:
+        records = self._catalog(catalog)
+        wanted = records if ids is None else [i for i in ids if i in records]
+        return {i: records[i].content_hash for i in wanted}
 
     async def optimize(self, catalog: str) -> None:
         self._catalog(catalog)

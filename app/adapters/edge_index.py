@@ -1,17 +1,28 @@
 """`EdgeVectorIndex`: the embedded default, the real Qdrant engine in-process (qdrant-edge-py).
 
 One `EdgeShard` per catalog under `<data_dir>/edge/<catalog>/`, persisted and reopened on start.
-A shard is locked by one process, so several server workers need `QdrantServerIndex` instead.
-The engine is synchronous; every call runs in a worker thread so the event loop stays free, and
-writes to one shard are serialised by a lock (reads run concurrently).
+A shard is locked by one process, so several server workers need `QdrantServerIndex` instead, and
+another process opening a held shard gets `IndexLocked`. The engine is synchronous; every call
+runs in a worker thread, and writes to one shard are serialised by a lock (reads run concurrently).
+
+Durability (measured on qdrant-edge-py 0.9, docs/catalogs.md): `update` appends to the shard's
+write-ahead log, which `load` replays, so an applied write survives a kill -9 of this process;
+`flush` fsyncs the log and the segments, so it also survives the machine. `flush` here is a group
+commit: a caller whose write an earlier or concurrent flush already covered does not flush again.
+The engine holds the GIL while it works (a flush pauses every thread of the process for about
+0.1-0.4 s on a shared 2-core machine), so writers flush once per acknowledged request, not per
+batch.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,13 +44,41 @@ from app.adapters.payload import (
     stock_key,
     to_payload,
 )
-from app.domain.errors import AisleError, CatalogNotFound, IndexIncompatible, IndexUnavailable
-from app.domain.models import CatalogInfo, FacetField, Filters, IndexRecord, ScoredProduct, VectorQuery
+from app.domain.errors import (
+    AisleError,
+    CatalogNotFound,
+    IndexIncompatible,
+    IndexLocked,
+    IndexUnavailable,
+)
+from app.domain.models import (
+    CATALOG_NAME_PATTERN,
+    CatalogInfo,
+    FacetField,
+    Filters,
+    IndexRecord,
+    ScoredProduct,
+    VectorQuery,
+)
 
 T = TypeVar("T")
 log = structlog.get_logger("aisle.index")
 _META_FILE = "aisle-catalog.json"
 _SCROLL_PAGE = 1000
+_DROPPED = ".dropped-"  # a dropped shard's directory, renamed away (atomically) before it is removed
+_CATALOG_NAME = re.compile(CATALOG_NAME_PATTERN)
+
+
+@dataclass(slots=True)
+class _Open:
+    """An open shard and what serialises its writes. `written` counts applied writes, `flushed`
+    the count the last flush covered (both read and written under `lock`)."""
+
+    shard: qe.EdgeShard
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    flush_lock: threading.Lock = field(default_factory=threading.Lock)
+    written: int = 0
+    flushed: int = 0
 
 
 def edge_filter(filters: Filters) -> qe.Filter | None:
@@ -110,9 +149,8 @@ class EdgeVectorIndex:
     def __init__(self, data_dir: Path, *, search_threads: int | None = 1) -> None:
         self._root = data_dir / "edge"
         self._search_threads = search_threads
-        self._shards: dict[str, qe.EdgeShard] = {}
+        self._open: dict[str, _Open] = {}
         self._open_lock = threading.Lock()
-        self._write_locks: dict[str, threading.Lock] = {}
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -124,33 +162,58 @@ class EdgeVectorIndex:
     def _path(self, catalog: str) -> Path:
         return self._root / catalog
 
-    def _shard(self, catalog: str) -> qe.EdgeShard:
-        shard = self._shards.get(catalog)
-        if shard is not None:
-            return shard
+    def _opened(self, catalog: str) -> _Open:
+        opened = self._open.get(catalog)
+        if opened is not None:
+            return opened
         with self._open_lock:
-            if catalog not in self._shards:
+            if catalog not in self._open:
                 path = self._path(catalog)
                 meta = path / _META_FILE
                 if not meta.is_file():
                     raise CatalogNotFound(catalog)
                 dimension = int(json.loads(meta.read_text())["dimension"])
-                self._shards[catalog] = qe.EdgeShard.load(str(path), self._config(dimension))
-                self._write_locks[catalog] = threading.Lock()
-            return self._shards[catalog]
+                try:
+                    shard = qe.EdgeShard.load(str(path), self._config(dimension))
+                except Exception as e:
+                    if "WouldBlock" in str(e):  # the WAL's file lock: another process has it open
+                        raise IndexLocked(catalog) from e
+                    raise
+                self._open[catalog] = _Open(shard)
+            return self._open[catalog]
 
-    async def _run(self, fn: Callable[[], T]) -> T:
+    def _shard(self, catalog: str) -> qe.EdgeShard:
+        return self._opened(catalog).shard
+
+    async def _run(self, fn: Callable[[], T], catalog: str | None = None) -> T:
         try:
             return await anyio.to_thread.run_sync(fn)
         except AisleError:
             raise
         except Exception as e:  # the engine raises plain exceptions; translate them at the edge
+            if catalog is not None and not (self._path(catalog) / _META_FILE).is_file():
+                raise CatalogNotFound(catalog) from e  # dropped while this call ran
             raise IndexUnavailable(f"qdrant edge: {e}") from e
 
     def _write(self, catalog: str, operation: qe.UpdateOperation) -> None:
-        shard = self._shard(catalog)
-        with self._write_locks[catalog]:
-            shard.update(operation)
+        opened = self._opened(catalog)
+        with opened.lock:
+            opened.shard.update(operation)
+            opened.written += 1
+
+    def _flush(self, catalog: str) -> None:
+        """Group commit: one flush covers every write applied before it started, so a caller
+        whose write an earlier flush covered returns without flushing."""
+        opened = self._opened(catalog)
+        with opened.lock:
+            target = opened.written
+        with opened.flush_lock:
+            if opened.flushed >= target:
+                return
+            with opened.lock:  # no write in between: `upto` is exactly what this flush covers
+                upto = opened.written
+                opened.shard.flush()
+                opened.flushed = upto
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -163,7 +226,7 @@ class EdgeVectorIndex:
             points = self._shard(catalog).query(request)
             return [scored(p.payload or {}, float(p.score)) for p in points]
 
-        return await self._run(run)
+        return await self._run(run, catalog)
 
     async def retrieve(self, catalog: str, ids: Sequence[str]) -> list[IndexRecord]:
         def run() -> list[IndexRecord]:
@@ -180,7 +243,7 @@ class EdgeVectorIndex:
                 )
             return out
 
-        return await self._run(run)
+        return await self._run(run, catalog)
 
     async def catalogs(self) -> list[CatalogInfo]:
         """The catalogs this process can serve. One whose shard cannot be opened (another process
@@ -191,14 +254,23 @@ class EdgeVectorIndex:
         def run() -> list[CatalogInfo]:
             if not self._root.is_dir():
                 return []
-            names = sorted(p.name for p in self._root.iterdir() if (p / _META_FILE).is_file())
+            names = sorted(
+                p.name
+                for p in self._root.iterdir()
+                if _CATALOG_NAME.fullmatch(p.name) and (p / _META_FILE).is_file()
+            )
             out = []
             for name in names:
                 try:
                     count = self._shard(name).count(qe.CountRequest(exact=True))
+                except CatalogNotFound:
+                    continue  # dropped since the directory was listed
+                except IndexLocked as e:  # another process holds it: an ingest running now
+                    log.warning("catalog_unavailable", catalog=name, detail=str(e))
+                    continue
                 except AisleError:
                     raise
-                except Exception as e:  # the engine's own error: locked, or mid-creation
+                except Exception as e:  # the engine's own error: mid-creation, or closed by a drop
                     log.warning("catalog_unavailable", catalog=name, detail=str(e))
                     continue
                 out.append(CatalogInfo(name, count))
@@ -213,12 +285,24 @@ class EdgeVectorIndex:
             hits = self._shard(catalog).facet(request).hits
             return {str(h.value): int(h.count) for h in hits if str(h.value)}
 
-        return await self._run(run)
+        return await self._run(run, catalog)
 
-    async def fingerprints(self, catalog: str) -> dict[str, str]:
-        def run() -> dict[str, str]:
+    async def fingerprints(self, catalog: str, ids: Sequence[str] | None = None) -> dict[str, str]:
+        selector = qe.PayloadSelector.Include(["product_id", HASH_FIELD])
+
+        def hashes(records: Sequence[Any]) -> dict[str, str]:
+            out = {}
+            for r in records:
+                payload = r.payload or {}
+                out[str(payload["product_id"])] = str(payload.get(HASH_FIELD, ""))
+            return out
+
+        def some(wanted: Sequence[str]) -> dict[str, str]:
+            points: list[Any] = [point_id(i) for i in dict.fromkeys(wanted)]
+            return hashes(self._shard(catalog).retrieve(points, with_payload=selector, with_vector=False))
+
+        def every() -> dict[str, str]:
             shard = self._shard(catalog)
-            selector = qe.PayloadSelector.Include(["product_id", HASH_FIELD])
             out: dict[str, str] = {}
             offset: Any = None
             while True:
@@ -227,29 +311,27 @@ class EdgeVectorIndex:
                         offset=offset, limit=_SCROLL_PAGE, with_payload=selector, with_vector=False
                     )
                 )
-                for r in records:
-                    payload = r.payload or {}
-                    out[str(payload["product_id"])] = str(payload.get(HASH_FIELD, ""))
+                out.update(hashes(records))
                 if offset is None:
                     return out
 
-        return await self._run(run)
+        return await self._run(every if ids is None else lambda: some(ids), catalog)
 
     # -- writes ---------------------------------------------------------------------------
 
-    async def ensure_catalog(self, catalog: str, dimension: int) -> None:
-        def run() -> None:
+    async def ensure_catalog(self, catalog: str, dimension: int) -> bool:
+        def run() -> bool:
             path = self._path(catalog)
             meta = path / _META_FILE
-            if meta.is_file():
-                stored = int(json.loads(meta.read_text())["dimension"])
-                if stored != dimension:
-                    raise IndexIncompatible(
-                        f"catalog {catalog!r} holds {stored}-d vectors, the embedder makes {dimension}-d: "
-                        "delete it and re-ingest"
-                    )
-                return
             with self._open_lock:
+                if meta.is_file():
+                    stored = int(json.loads(meta.read_text())["dimension"])
+                    if stored != dimension:
+                        raise IndexIncompatible(
+                            f"catalog {catalog!r} holds {stored}-d vectors, the embedder makes "
+                            f"{dimension}-d: delete it and re-ingest"
+                        )
+                    return False
                 if path.exists():  # a half-created shard from a crash: start it again
                     shutil.rmtree(path)
                 shard = qe.EdgeShard.create(str(path), self._config(dimension))
@@ -259,34 +341,61 @@ class EdgeVectorIndex:
                     shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Float))
                 shard.flush()
                 meta.write_text(json.dumps({"dimension": dimension, "distance": "cosine"}))
-                self._shards[catalog] = shard
-                self._write_locks[catalog] = threading.Lock()
+                self._open[catalog] = _Open(shard)
+                return True
 
-        await self._run(run)
+        return await self._run(run)
+
+    async def drop_catalog(self, catalog: str) -> bool:
+        """Renames the shard's directory away first (atomic: from then on the catalog does not
+        exist for `_opened`), closes the shard once its in-flight write is done (a read racing it
+        fails and is reported as CatalogNotFound), then removes the files, with any left by a
+        drop a crash interrupted."""
+
+        def run() -> bool:
+            with self._open_lock:
+                opened = self._open.pop(catalog, None)
+                path = self._path(catalog)
+                existed = (path / _META_FILE).is_file()
+                if path.exists():
+                    path.rename(self._root / f"{_DROPPED}{catalog}-{uuid.uuid4().hex}")
+            if opened is not None:
+                with opened.lock:
+                    opened.shard.close()
+            for leftover in self._root.glob(f"{_DROPPED}*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+            return existed
+
+        return await self._run(run)
 
     async def upsert(self, catalog: str, records: Sequence[IndexRecord]) -> None:
         points = [edge_point(r) for r in records]
-        await self._run(lambda: self._write(catalog, qe.UpdateOperation.upsert_points(points)))
+        await self._run(lambda: self._write(catalog, qe.UpdateOperation.upsert_points(points)), catalog)
 
     async def delete(self, catalog: str, ids: Sequence[str]) -> None:
         op = qe.UpdateOperation.delete_points([point_id(i) for i in ids])
-        await self._run(lambda: self._write(catalog, op))
+        await self._run(lambda: self._write(catalog, op), catalog)
+
+    async def flush(self, catalog: str) -> None:
+        await self._run(lambda: self._flush(catalog), catalog)
 
     async def optimize(self, catalog: str) -> None:
         def run() -> None:
-            shard = self._shard(catalog)
-            with self._write_locks[catalog]:
-                shard.optimize()
-                shard.flush()
+            opened = self._opened(catalog)
+            with opened.lock:
+                opened.shard.optimize()
+                opened.shard.flush()
+                opened.flushed = opened.written
 
-        await self._run(run)
+        await self._run(run, catalog)
 
     async def close(self) -> None:
         def run() -> None:
             with self._open_lock:
-                for shard in self._shards.values():
-                    shard.flush()
-                    shard.close()
-                self._shards.clear()
+                for opened in self._open.values():
+                    with opened.lock:
+                        opened.shard.flush()
+                        opened.shard.close()
+                self._open.clear()
 
         await self._run(run)

@@ -2,6 +2,9 @@
 
 One collection per catalog, named `<prefix><catalog>`. Tested against qdrant-client's `:memory:`
 local mode, which runs the same client code paths; production points `QDRANT_URL` at a server.
+Every write waits for the server (`wait=True`): it answers once the operation is applied, and
+Qdrant writes each operation to its write-ahead log before applying it, so `flush` has nothing
+left to do.
 """
 
 from __future__ import annotations
@@ -198,7 +201,7 @@ class QdrantServerIndex:
         )
         return {str(h.value): int(h.count) for h in response.hits if str(h.value)}
 
-    async def ensure_catalog(self, catalog: str, dimension: int) -> None:
+    async def ensure_catalog(self, catalog: str, dimension: int) -> bool:
         name = self._collection(catalog)
         if await self._call(None, self._client.collection_exists(name)):
             info = await self._call(catalog, self._client.get_collection(name))
@@ -208,7 +211,7 @@ class QdrantServerIndex:
                 raise IndexIncompatible(
                     f"collection {name!r} holds {size}-d vectors, the embedder makes {dimension}-d"
                 )
-            return
+            return False
         await self._call(
             None,
             self._client.create_collection(
@@ -222,6 +225,14 @@ class QdrantServerIndex:
         ]
         for field_name, schema in schemas:
             await self._call(catalog, self._client.create_payload_index(name, field_name, schema))
+        return True
+
+    async def drop_catalog(self, catalog: str) -> bool:
+        name = self._collection(catalog)
+        if not await self._call(None, self._client.collection_exists(name)):
+            return False
+        await self._call(None, self._client.delete_collection(name))
+        return True
 
     async def upsert(self, catalog: str, records: Sequence[IndexRecord]) -> None:
         points = [server_point(r) for r in records]
@@ -233,9 +244,27 @@ class QdrantServerIndex:
             catalog, self._client.delete(self._collection(catalog), points_selector=selector, wait=True)
         )
 
-    async def fingerprints(self, catalog: str) -> dict[str, str]:
+    async def flush(self, catalog: str) -> None:
+        """Every write already waited for the server (`wait=True`)."""
+        await self._require(catalog)
+
+    async def fingerprints(self, catalog: str, ids: Sequence[str] | None = None) -> dict[str, str]:
         await self._require(catalog)
         out: dict[str, str] = {}
+        if ids is not None:
+            records = await self._call(
+                catalog,
+                self._client.retrieve(
+                    self._collection(catalog),
+                    ids=[point_id(i) for i in dict.fromkeys(ids)],
+                    with_payload=["product_id", HASH_FIELD],
+                    with_vectors=False,
+                ),
+            )
+            for r in records:
+                payload = r.payload or {}
+                out[str(payload["product_id"])] = str(payload.get(HASH_FIELD, ""))
+            return out
         offset: Any = None
         while True:
             records, offset = await self._call(

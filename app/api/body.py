@@ -98,7 +98,9 @@ class AisleRequest(Request[Any, Any, Any]):
             self._body = self._connection_state.body = b"".join(chunks)
         return await super().body()
 
-    async def json(self) -> Any:
+    async def checked_body(self) -> bytes:
+        """The body within the size and nesting limits, not decoded: for a route that decodes it
+        itself (catalog rows: NDJSON, or a JSON array read row by row)."""
         body = await self.body()
         max_depth = self._limits().max_depth
         if json_depth(body, max_depth) > max_depth:
@@ -107,6 +109,10 @@ class AisleRequest(Request[Any, Any, Any]):
                 "too_deeply_nested",
                 f"request body is nested deeper than {max_depth} levels of arrays and objects",
             )
+        return body
+
+    async def json(self) -> Any:
+        body = await self.checked_body()
         data_field = self.route_handler.parsed_data_field
         if data_field is None:
             return await super().json()

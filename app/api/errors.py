@@ -34,6 +34,7 @@ from app.api.dto import ErrorBody
 from app.domain.errors import (
     AisleError,
     AlreadyExists,
+    DeletionRefused,
     DependencyUnavailable,
     Forbidden,
     IndexIncompatible,
@@ -55,6 +56,7 @@ DOMAIN_STATUS: tuple[tuple[type[AisleError], int, str], ...] = (
     (Forbidden, HTTP_403_FORBIDDEN, "forbidden"),
     (RateLimited, HTTP_429_TOO_MANY_REQUESTS, "rate_limited"),
     (AlreadyExists, HTTP_409_CONFLICT, "already_exists"),
+    (DeletionRefused, HTTP_409_CONFLICT, "sync_refused"),
     (NotFound, HTTP_404_NOT_FOUND, "not_found"),
     (IndexIncompatible, HTTP_409_CONFLICT, "index_incompatible"),
     (DependencyUnavailable, HTTP_503_SERVICE_UNAVAILABLE, "unavailable"),

@@ -44,6 +44,15 @@ class IndexUnavailable(DependencyUnavailable):
     """The vector index could not be reached or answered with an error."""
 
 
+class IndexLocked(IndexUnavailable):
+    """A catalog's embedded shard is held by another process (a running `aisle serve`): write to
+    it through that process's API instead (`aisle ingest FILE --server URL`)."""
+
+    def __init__(self, catalog: str) -> None:
+        super().__init__(f"catalog {catalog!r}: its Qdrant Edge shard is held by another process")
+        self.catalog = catalog
+
+
 class EmbedderUnavailable(DependencyUnavailable):
     """The embedding model is not loaded or failed."""
 
@@ -127,6 +136,10 @@ class RateLimited(AisleError):
 
 class AlreadyExists(AisleError):
     """Something the caller asked to create exists already (HTTP 409)."""
+
+
+class DeletionRefused(AisleError):
+    """A full sync would delete more of a catalog than allowed; nothing was deleted (HTTP 409)."""
 
 
 class StoreUnavailable(DependencyUnavailable):

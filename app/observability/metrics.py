@@ -51,6 +51,7 @@ OTHER_CATALOGS = "_other"  # catalogs past the cap, summed (a real name cannot s
 CACHE_BACKENDS = frozenset({"memory", "redis"})
 CACHE_RESULTS = frozenset({"hit", "miss"})
 REJECT_REASONS = ("queue_full", "queue_timeout")
+ROW_RESULTS = ("created", "updated", "unchanged", "error", "deleted")  # catalog writes, per product
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0)
 
@@ -134,8 +135,21 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.catalog_rows = Counter(
+            "aisle_catalog_rows_total",
+            "Products written through the catalog write API, by result",
+            ["result"],
+            registry=r,
+        )
+        self.catalog_embedded = Counter(
+            "aisle_catalog_embedded_total",
+            "Products the catalog write API embedded (the other writes kept their stored vector)",
+            registry=r,
+        )
         for outcome in LLM_OUTCOMES:
             self.llm_requests.labels(outcome)  # export zeros, so rate() works before the first event
+        for result in ROW_RESULTS:
+            self.catalog_rows.labels(result)
         for reason in REJECT_REASONS:
             self.http_rejected.labels(reason)
         for check in CHECKS:
@@ -169,6 +183,12 @@ class Metrics:
 
     def observe_rejected(self, reason: str) -> None:
         self.http_rejected.labels(reason if reason in REJECT_REASONS else OTHER).inc()
+
+    def observe_catalog_rows(self, counts: dict[str, int], embedded: int) -> None:
+        for result, count in counts.items():
+            if count:
+                self.catalog_rows.labels(result if result in ROW_RESULTS else OTHER).inc(count)
+        self.catalog_embedded.inc(embedded)
 
     def set_catalog_counts(self, counts: dict[str, int]) -> None:
         """Products per catalog: the `max_catalogs` largest, the rest summed as `_other`;

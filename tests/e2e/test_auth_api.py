@@ -62,6 +62,14 @@ ROUTES = [
     Route("POST", "/v1/keys", {"name": "new", "scopes": ["search"], "catalogs": ["shop"]}, "admin", 201),
     Route("GET", "/v1/keys", None, "admin", 200),
     Route("DELETE", "/v1/keys/{victim}", None, "admin", 204),
+    # The catalog write API (app/api/catalog_writes.py). Creating "shop", which exists: 409 once in.
+    Route("POST", "/v1/catalogs/shop", None, "admin", 409),
+    Route("DELETE", "/v1/catalogs/shop", None, "admin", 204),
+    Route("POST", "/v1/catalogs/shop/products", [{"id": "new-bag", "title": "camera bag"}], "write", 200),
+    Route("PATCH", "/v1/catalogs/shop/products/cam-eos", {"price": 1.0}, "write", 200),
+    Route("DELETE", "/v1/catalogs/shop/products/cam-eos", None, "write", 204),
+    Route("POST", "/v1/catalogs/shop/products/delete", {"ids": ["cam-eos"]}, "write", 200),
+    Route("POST", "/v1/catalogs/shop/sync", {"ids": [p.id for p in SHOP]}, "write", 200),
 ]
 
 
@@ -71,6 +79,8 @@ class Stack:
     store: MemoryControlStore
     tokens: dict[str, str]
     victim: str
+    index: InMemoryVectorIndex
+    products: dict[str, dict[str, str]]  # catalog -> id -> content hash, as the test began
 
     def call(self, route: Route, token: str | None, header: str = "authorization") -> Any:
         headers = {}
@@ -91,9 +101,15 @@ def _issue(store: MemoryControlStore, scopes: list[str], catalogs: list[str] | N
     return asyncio.run(KeyAdmin(store).create(ROOT, "k", scopes, catalogs, **limit)).token
 
 
-def make_app(store: MemoryControlStore, **settings: Any) -> Litestar:
+def make_app(
+    store: MemoryControlStore, index: InMemoryVectorIndex | None = None, **settings: Any
+) -> Litestar:
     config = Settings(**{"auth": True, "admin_key": ADMIN, **settings})
-    return create_app(config, Deps(embedder=HashingEmbedder(), index=_index(), store=store))
+    return create_app(config, Deps(embedder=HashingEmbedder(), index=index or _index(), store=store))
+
+
+def _products(index: InMemoryVectorIndex) -> dict[str, dict[str, str]]:
+    return {c.name: asyncio.run(index.fingerprints(c.name)) for c in asyncio.run(index.catalogs())}
 
 
 @pytest.fixture
@@ -110,12 +126,16 @@ def stack() -> Iterator[Stack]:
         "other": _issue(store, ["search", "write", "admin"], ["outlet"]),
     }
     victim = asyncio.run(KeyAdmin(store).create(ROOT, "victim", ["search"], ["shop"])).key.id
-    with TestClient(make_app(store)) as client:
-        yield Stack(client, store, tokens, victim)
+    index = _index()
+    with TestClient(make_app(store, index)) as client:
+        yield Stack(client, store, tokens, victim, index, _products(index))
 
 
 def _unchanged(stack: Stack) -> None:
-    """No failed request wrote anything: no map set, the victim key alive, no key created."""
+    """No failed request wrote anything: no catalog or product created, changed or deleted, no map
+    set, the victim key alive, no key created."""
+    assert _products(stack.index) == stack.products
+    assert asyncio.run(stack.store.list_catalogs()) == []
     assert asyncio.run(stack.store.get("shop", "merchandiser")) is None
     victim = asyncio.run(stack.store.get_key(stack.victim))
     assert victim is not None
@@ -380,6 +400,12 @@ def test_cors_is_off_by_default_and_an_allow_list_when_configured() -> None:
         assert actual.headers["access-control-allow-origin"] == "https://shop.example"
         other = client.get("/healthz", headers={"Origin": "https://evil.example"})
         assert other.headers.get("access-control-allow-origin") != "https://evil.example"
+        patch = client.options(
+            "/v1/catalogs/shop/products/cam-eos",
+            headers={**origin, "Access-Control-Request-Method": "PATCH"},
+        )
+        assert patch.status_code in (200, 204), patch.text  # the write API's partial update
+        assert "PATCH" in patch.headers["access-control-allow-methods"]
 
 
 def test_the_request_log_names_the_key_never_the_secret(

@@ -6,14 +6,18 @@ a new adapter gets one fixture here.
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.qdrant_server_index import QdrantServerIndex
-from app.domain.errors import CatalogNotFound, IndexIncompatible
+from app.domain.errors import CatalogNotFound, IndexIncompatible, IndexLocked
 from app.domain.models import Filters, Fusion, IndexRecord, Product, SparseVector, VectorQuery
 from app.ports import VectorIndex
 from tests.fakes import InMemoryVectorIndex
@@ -21,6 +25,7 @@ from tests.fakes import InMemoryVectorIndex
 pytestmark = pytest.mark.integration
 
 CATALOG = "shop"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def record(
@@ -258,3 +263,101 @@ async def test_hybrid_applies_filters_to_both_lists(filled: VectorIndex) -> None
 async def test_an_empty_lexical_part_leaves_hybrid_as_dense(filled: VectorIndex) -> None:
     query = VectorQuery(positives=([1.0, 0.0, 0.0, 0.0],), sparse=SparseVector((), ()), limit=2)
     assert [h.product.id for h in await filled.query(CATALOG, query)] == ["a", "b"]
+
+
+async def test_ensure_catalog_says_whether_it_created_the_catalog(index: VectorIndex) -> None:
+    assert await index.ensure_catalog(CATALOG, 4) is True
+    assert await index.ensure_catalog(CATALOG, 4) is False
+
+
+async def test_drop_catalog_removes_it_and_its_products_idempotently(filled: VectorIndex) -> None:
+    await filled.ensure_catalog("other", 4)
+    await filled.upsert("other", PRODUCTS[:2])
+    assert await filled.drop_catalog(CATALOG) is True
+    assert [c.name for c in await filled.catalogs()] == ["other"]
+    with pytest.raises(CatalogNotFound):
+        await filled.query(CATALOG, VectorQuery(positives=([1.0, 0.0, 0.0, 0.0],)))
+    with pytest.raises(CatalogNotFound):
+        await filled.fingerprints(CATALOG)
+    assert await filled.drop_catalog(CATALOG) is False
+    assert await filled.ensure_catalog(CATALOG, 4) is True  # created again, empty
+    assert await filled.fingerprints(CATALOG) == {}
+    assert set(await filled.fingerprints("other")) == {"a", "b"}  # the other catalog untouched
+
+
+async def test_fingerprints_of_some_ids_skip_the_missing_ones(filled: VectorIndex) -> None:
+    assert await filled.fingerprints(CATALOG, ["e", "missing", "a", "e"]) == {"e": "hash-e", "a": "hash-a"}
+    assert await filled.fingerprints(CATALOG, []) == {}
+    with pytest.raises(CatalogNotFound):
+        await filled.fingerprints("nope", ["a"])
+
+
+async def test_flush_after_writes_and_an_unknown_catalog_is_not_found(filled: VectorIndex) -> None:
+    await filled.delete(CATALOG, ["a"])
+    await filled.flush(CATALOG)
+    await filled.flush(CATALOG)  # nothing new: covered by the previous flush
+    assert "a" not in await filled.fingerprints(CATALOG)
+    with pytest.raises(CatalogNotFound):
+        await filled.flush("nope")
+
+
+async def test_edge_reads_racing_a_drop_see_the_catalog_or_not_found(tmp_path: Path) -> None:
+    """Dropping a served catalog: every read either answers or is CatalogNotFound, never a 503."""
+    index = EdgeVectorIndex(tmp_path)
+    await index.ensure_catalog(CATALOG, 4)
+    await index.upsert(CATALOG, [record(str(i), [1.0, float(i % 5), 0.5, 0.0]) for i in range(500)])
+    outcomes: list[str] = []
+
+    async def reader() -> None:
+        for _ in range(40):
+            try:
+                await index.query(CATALOG, VectorQuery(positives=([1.0, 0.0, 0.0, 0.0],), limit=5))
+                outcomes.append("ok")
+            except CatalogNotFound:
+                outcomes.append("not_found")
+
+    async def dropper() -> None:
+        await anyio.sleep(0.01)
+        assert await index.drop_catalog(CATALOG) is True
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(reader)
+        tg.start_soon(dropper)
+    assert outcomes[-1] == "not_found"
+    assert set(outcomes) <= {"ok", "not_found"}
+    assert not any((tmp_path / "edge").iterdir())  # nothing left on disk
+    await index.close()
+
+
+HOLDER = """
+import asyncio, sys
+from pathlib import Path
+from app.adapters.edge_index import EdgeVectorIndex
+index = EdgeVectorIndex(Path(sys.argv[1]))
+asyncio.run(index.fingerprints("shop"))
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_edge_a_shard_held_by_another_process_is_index_locked(tmp_path: Path) -> None:
+    first = EdgeVectorIndex(tmp_path)
+    asyncio.run(first.ensure_catalog(CATALOG, 4))
+    asyncio.run(first.close())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
+        second = EdgeVectorIndex(tmp_path)
+        with pytest.raises(IndexLocked):
+            asyncio.run(second.fingerprints(CATALOG))
+    finally:
+        holder.kill()
+        holder.wait()

@@ -4,8 +4,8 @@ Reads every module under app/ with `ast` (imports anywhere count, TYPE_CHECKING 
 function bodies included: a cycle hidden from the interpreter is still a cycle) and checks:
 - the module graph has no cycle;
 - app/domain imports nothing outside app/domain; app/ports.py imports only app/domain;
-- the use cases (search, assistant, bundles) never import each other: they are siblings over the
-  same ports, and what they share lives below them;
+- the use cases (search, assistant, bundles, catalogs) never import each other: they are siblings
+  over the same ports, and what they share lives below them;
 - nothing below the use cases imports a use case or the edge (api, main, cli).
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 APP = Path(__file__).resolve().parents[2] / "app"
-USE_CASES = ("app.search", "app.assistant", "app.bundles")
+USE_CASES = ("app.search", "app.assistant", "app.bundles", "app.catalogs")
 EDGE = ("app.api", "app.main", "app.cli", "app.__main__")
 BELOW_USE_CASES = (
     "app.domain",

@@ -11,6 +11,8 @@ def test_defaults_serve_the_embedded_edge_index_on_loopback() -> None:
     settings = Settings.from_env({})
     assert (settings.host, settings.port, settings.vector_backend) == ("127.0.0.1", 8000, "edge")
     assert (settings.embed_threads, settings.embed_int8) == (1, True)
+    assert settings.write_embed_threads == 1
+    assert Settings.from_env({"AISLE_WRITE_EMBED_THREADS": "2"}).write_embed_threads == 2
 
 
 def test_a_qdrant_url_selects_the_server_backend_and_the_key_is_redacted() -> None:
@@ -34,6 +36,7 @@ def test_a_qdrant_url_selects_the_server_backend_and_the_key_is_redacted() -> No
         {"AISLE_VECTOR_BACKEND": "faiss"},
         {"AISLE_VECTOR_BACKEND": "qdrant"},
         {"AISLE_EMBED_INT8": "maybe"},
+        {"AISLE_WRITE_EMBED_THREADS": "0"},
     ],
 )
 def test_bad_values_fail_with_the_variable_named(env: dict[str, str]) -> None:
