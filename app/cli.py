@@ -1,5 +1,5 @@
 """The `aisle` command: `aisle ingest ...`, `aisle complements learn ...`, `aisle keys ...`,
-`aisle db migrate`, `aisle eval ...` and `aisle serve`. The process entrypoint, so the one
+`aisle db migrate`, `aisle experiments ...`, `aisle events prune`, `aisle eval ...` and `aisle serve`. The process entrypoint, so the one
 place that reads the environment (`Settings.from_env(os.environ)`)."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from app.cli_control import add_parsers, db, keys, with_store
+from app.cli_events import add_parsers as add_event_parsers
+from app.cli_events import events, experiments
 from app.settings import Settings, SettingsError, embedding_model_id
 
 EXIT_SYNC_REFUSED = 3  # distinct from 1 (rows failed): nothing was written
@@ -251,6 +253,7 @@ def parser() -> argparse.ArgumentParser:
         help="server processes (more than one needs QDRANT_URL and PROMETHEUS_MULTIPROC_DIR)",
     )
     add_parsers(sub)
+    add_event_parsers(sub)
     from evals.args import add_parser
 
     add_parser(sub)
@@ -276,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(keys(settings, args))
     if args.command == "db":
         return asyncio.run(db(settings))
+    if args.command == "experiments":
+        return asyncio.run(experiments(settings, args))
+    if args.command == "events":
+        return asyncio.run(events(settings, args))
     if args.command == "eval":
         from evals.cli import main as eval_main
 

@@ -44,6 +44,7 @@ from app.api.allow import allow_middleware, route_methods
 from app.api.auth import SECURITY_COMPONENTS, guard, provide_principal
 from app.api.body import AisleRequest, BodyLimits
 from app.api.errors import EXCEPTION_HANDLERS
+from app.api.events import BehaviourController
 from app.api.keys import KeysController
 from app.api.openapi import document
 from app.api.request_log import request_middleware
@@ -51,6 +52,7 @@ from app.api.routes import CatalogController, healthz, metrics_endpoint, readyz
 from app.assistant.service import AssistantService
 from app.auth.admin import KeyAdmin
 from app.auth.startup import open_gate
+from app.behaviour import build_behaviour
 from app.bundles.service import BundleService
 from app.domain.models import Fusion
 from app.llm.gate import EvalGate
@@ -149,7 +151,14 @@ def build_cors(settings: Settings) -> CORSConfig | None:
     return CORSConfig(
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST", "PUT", "DELETE"],
-        allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+        allow_headers=[
+            "Authorization",
+            "X-API-Key",
+            "Content-Type",
+            "X-Request-ID",
+            "X-Aisle-User-Id",  # experiments assign by user or session (docs/events.md)
+            "X-Aisle-Session-Id",
+        ],
         expose_headers=["X-Request-ID", "Retry-After"],
         max_age=600,
     )
@@ -284,21 +293,25 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
         app.state.llm_stage = stage
         vocabularies = Vocabularies(active.index)
         app.state.assistant = AssistantService(service, active.index, stage, vocabularies=vocabularies)
+        behaviour = app.state.behaviour = build_behaviour(settings, store, active.index, stage)
         app.state.bundles = BundleService(
             active.index,
             stage,
             store,
             vocabularies,
             fusion=service.retrieval.fusion,
+            purchases=behaviour.purchases,
         )
         app.state.metrics = metrics
         app.state.cache_backend = str(getattr(cache, "backend", type(cache).__name__))
         log.info(
             "startup", settings=settings.redacted(), owned_deps=owned, llm_enabled=active.llm is not None
         )
+        behaviour.start()  # models follow the event log; impressions flush; retention
         try:
             yield
         finally:
+            await behaviour.stop()
             await limiter.close()
             if owned:
                 await close_deps(active)
@@ -307,7 +320,14 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             log.info("shutdown")
 
     app = Litestar(
-        route_handlers=[CatalogController, KeysController, healthz, readyz, metrics_endpoint],
+        route_handlers=[
+            CatalogController,
+            BehaviourController,
+            KeysController,
+            healthz,
+            readyz,
+            metrics_endpoint,
+        ],
         lifespan=[lifespan],
         state=State({"body_limits": limits}),
         request_class=AisleRequest,

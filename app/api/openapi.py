@@ -24,7 +24,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Operation, Reference, Schema
 from litestar.routes import HTTPRoute
 
-from app.api import dto
+from app.api import dto, events_dto
 
 _REF = "#/components/schemas/{name}"
 ERROR_BODY = "ErrorBody"
@@ -70,8 +70,9 @@ ERROR_RULES: tuple[tuple[Rule, tuple[int, ...]], ...] = (
 def _wire_structs() -> list[type[msgspec.Struct]]:
     return [
         obj
-        for obj in vars(dto).values()
-        if inspect.isclass(obj) and issubclass(obj, msgspec.Struct) and obj.__module__ == dto.__name__
+        for module in (dto, events_dto)
+        for obj in vars(module).values()
+        if inspect.isclass(obj) and issubclass(obj, msgspec.Struct) and obj.__module__ == module.__name__
     ]
 
 
