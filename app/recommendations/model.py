@@ -21,9 +21,11 @@ from app.recommendations.trending import Trending, TrendingSettings
 MAX_ITEM_CATEGORIES = 1_000_000
 
 
-# Orders are rarer than views: one shared order is already evidence, two shared sessions are.
-BOUGHT = CoOccurrenceSettings(min_support=1.0)
-VIEWED = CoOccurrenceSettings(min_support=2.0)
+# Minimum support is in decayed baskets read now: one order today counts 1, one from a half-life
+# ago 0.5. Orders are rarer than views: one recent shared order is evidence; views need about two
+# recent shared sessions (or more older ones).
+BOUGHT = CoOccurrenceSettings(min_support=0.75)
+VIEWED = CoOccurrenceSettings(min_support=1.5)
 SESSIONS = SessionKNNSettings()
 
 
