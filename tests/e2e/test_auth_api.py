@@ -59,6 +59,14 @@ ROUTES = [
     Route("GET", "/v1/catalogs/shop/complements", None, "search", 200),
     Route("PUT", "/v1/catalogs/shop/complements", {"complements": {"cameras": ["bags"]}}, "write", 200),
     Route("GET", "/v1/catalogs/shop/products/cam-eos", None, "search", 200),
+    Route(
+        "POST",
+        "/v1/catalogs/shop/events",
+        {"events": [{"type": "view", "item_id": "cam-eos", "session_id": "s1"}]},
+        "events",
+        200,
+    ),
+    Route("POST", "/v1/catalogs/shop/recommendations", {"type": "trending"}, "search", 200),
     Route("POST", "/v1/keys", {"name": "new", "scopes": ["search"], "catalogs": ["shop"]}, "admin", 201),
     Route("GET", "/v1/keys", None, "admin", 200),
     Route("DELETE", "/v1/keys/{victim}", None, "admin", 204),
@@ -107,6 +115,8 @@ def stack() -> Iterator[Stack]:
         "all_but_search": _issue(store, ["write", "admin"], ["shop"]),
         "all_but_write": _issue(store, ["search", "admin"], ["shop"]),
         "all_but_admin": _issue(store, ["search", "write"], ["shop"]),
+        "events": _issue(store, ["events"], ["shop"]),
+        "all_but_events": _issue(store, ["search", "admin"], ["shop"]),  # `write` would grant events
         "other": _issue(store, ["search", "write", "admin"], ["outlet"]),
     }
     victim = asyncio.run(KeyAdmin(store).create(ROOT, "victim", ["search"], ["shop"])).key.id
@@ -115,12 +125,14 @@ def stack() -> Iterator[Stack]:
 
 
 def _unchanged(stack: Stack) -> None:
-    """No failed request wrote anything: no map set, the victim key alive, no key created."""
+    """No failed request wrote anything: no map set, no event stored, the victim key alive, no key
+    created."""
     assert asyncio.run(stack.store.get("shop", "merchandiser")) is None
+    assert asyncio.run(stack.store.events_after(0, 10)) == []
     victim = asyncio.run(stack.store.get_key(stack.victim))
     assert victim is not None
     assert victim.active
-    assert len(asyncio.run(stack.store.list_keys())) == 9
+    assert len(asyncio.run(stack.store.list_keys())) == 11
 
 
 def test_every_v1_route_is_in_the_matrix_and_declares_its_access(stack: Stack) -> None:

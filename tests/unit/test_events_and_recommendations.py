@@ -240,7 +240,7 @@ async def test_requests_are_checked(shop: Shop) -> None:
 
 async def test_the_llm_step_is_the_search_use_cases_and_falls_back_the_same_way(shop: Shop) -> None:
     ids = [p.id for p in SHOP if p.id != "cam-eos"]
-    llm = ScriptedLLM([json.dumps({"ranking": [ids[5], ids[3]]})])
+    llm = ScriptedLLM(json.dumps({"ranking": [ids[5], ids[3]]}))
     service = RecommendationsService(
         shop.index, shop.store, shop.follower, _LLMStep(make_stage(llm)), depth=30, clock=lambda: NOW
     )
@@ -252,7 +252,7 @@ async def test_the_llm_step_is_the_search_use_cases_and_falls_back_the_same_way(
         shop.index,
         shop.store,
         shop.follower,
-        _LLMStep(make_stage(ScriptedLLM(["not json"] * 4))),
+        _LLMStep(make_stage(ScriptedLLM("not json"))),
         clock=lambda: NOW,
     )
     fallback = await broken.recommend("shop", q)
