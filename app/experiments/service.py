@@ -52,7 +52,10 @@ class Experiments:
         experiment = validate_experiment(
             Experiment(catalog, name, unit, tuple(variants), tuple(dict.fromkeys(routes)), self._clock())
         )
-        active = [e for e in await self._store.list_experiments() if e.active]
+        everything = await self._store.list_experiments()
+        if any(e.catalog == catalog and e.name == name for e in everything):
+            raise AlreadyExists(f"experiment {name!r} exists in catalog {catalog!r} (names are never reused)")
+        active = [e for e in everything if e.active]
         if len(active) >= MAX_ACTIVE:
             raise InvalidRequest("name", f"{MAX_ACTIVE} experiments are running; stop one first")
         for e in active:
