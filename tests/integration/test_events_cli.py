@@ -14,8 +14,8 @@ import pytest
 from app.adapters.sqlite_store import SQLiteControlStore
 from app.cli import main
 from app.domain.events import Event, Impression
-from evals.event_logs import outfit_events, read_outfits, synthetic
 from evals.event_logs import main as logs_main
+from evals.event_logs import outfit_events, read_outfits, synthetic
 from evals.events import items_as_products, read_events, replay
 from tests.fakes import HashingEmbedder, InMemoryVectorIndex
 
