@@ -30,7 +30,8 @@ from app.recommendations.model import BehaviourModel, ModelSettings
 
 T = TypeVar("T")
 log = structlog.get_logger("aisle.events")
-CHUNK = 2000  # events read per store call and applied per lock hold
+CHUNK = 2000  # events read per store call
+LOCK_CHUNK = 250  # events applied per hold of the models' lock
 
 
 class ModelFollower:
@@ -48,16 +49,17 @@ class ModelFollower:
         self._wake.set()
 
     def _apply(self, batch: Sequence[StoredEvent]) -> None:
-        with self._lock:
-            for stored in batch:
-                model = self._models.get(stored.catalog)
-                if model is None:
-                    model = self._models[stored.catalog] = BehaviourModel(self._settings)
-                try:
-                    model.add(stored.event)
-                except Exception:  # a bug must not stop the models at this event forever: skip it
-                    log.exception("model_update_failed", seq=stored.seq, catalog=stored.catalog)
-                self.seq = stored.seq
+        for start in range(0, len(batch), LOCK_CHUNK):  # queries wait for one slice, not a replay
+            with self._lock:
+                for stored in batch[start : start + LOCK_CHUNK]:
+                    model = self._models.get(stored.catalog)
+                    if model is None:
+                        model = self._models[stored.catalog] = BehaviourModel(self._settings)
+                    try:
+                        model.add(stored.event)
+                    except Exception:  # a bug must not stop the models at this event forever: skip it
+                        log.exception("model_update_failed", seq=stored.seq, catalog=stored.catalog)
+                    self.seq = stored.seq
 
     async def catch_up(self) -> int:
         """Applies every event committed since the last call; how many."""
