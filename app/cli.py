@@ -1,6 +1,7 @@
 """The `aisle` command: `aisle ingest ...`, `aisle complements learn ...`, `aisle keys ...`,
-`aisle db migrate`, `aisle experiments ...`, `aisle events prune`, `aisle eval ...` and `aisle serve`. The process entrypoint, so the one
-place that reads the environment (`Settings.from_env(os.environ)`)."""
+`aisle db migrate`, `aisle experiments ...`, `aisle events prune`, `aisle eval ...`,
+`aisle embeddings adapt ...` and `aisle serve`. The process entrypoint, so the one place that
+reads the environment (`Settings.from_env(os.environ)`)."""
 
 from __future__ import annotations
 
@@ -254,9 +255,11 @@ def parser() -> argparse.ArgumentParser:
     )
     add_parsers(sub)
     add_event_parsers(sub)
+    from embeddings.adapt import add_parser as add_embeddings_parser
     from evals.args import add_parser
 
     add_parser(sub)
+    add_embeddings_parser(sub)
     return root
 
 
@@ -283,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(experiments(settings, args))
     if args.command == "events":
         return asyncio.run(events(settings, args))
+    if args.command == "embeddings":
+        from embeddings.adapt import main as adapt_main
+
+        return adapt_main(args)
     if args.command == "eval":
         from evals.cli import main as eval_main
 

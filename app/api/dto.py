@@ -94,12 +94,20 @@ class Fallback(msgspec.Struct, omit_defaults=True):
     stage: str | None = None  # the assistant's step that fell back: "intent" or "reply"
 
 
+class RankerOut(msgspec.Struct):
+    """The learned ranking stage: the model that ordered the candidates, or why none did."""
+
+    model: str | None
+    fallback: str | None
+
+
 class RetrievalResponse(msgspec.Struct):
     items: list[Item]
     ranking: Ranking
     fallback: Fallback | None
     cache: CacheState | None
     timings_ms: dict[str, float]
+    ranker: RankerOut | None = None
 
 
 class ProductOut(msgspec.Struct):

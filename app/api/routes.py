@@ -36,6 +36,7 @@ from app.api.dto import (
     Health,
     Item,
     ProductOut,
+    RankerOut,
     RetrievalResponse,
     SearchRequest,
     SimilarRequest,
@@ -97,6 +98,8 @@ def _respond(
         cache=result.cache,
         timings_ms=timings,
         **_record_llm(result.llm, state),
+        ranker=result.ranker,
+        ranker_fallback=result.ranker_fallback,
     )
     return RetrievalResponse(
         items=[Item.of(h, result.reasons.get(h.product.id)) for h in result.items],
@@ -104,6 +107,9 @@ def _respond(
         fallback=Fallback(result.fallback) if result.fallback else None,
         cache=result.cache,
         timings_ms=timings,
+        ranker=RankerOut(result.ranker, result.ranker_fallback)
+        if result.ranker or result.ranker_fallback
+        else None,
     )
 
 

@@ -48,6 +48,11 @@ class EmbedderUnavailable(DependencyUnavailable):
     """The embedding model is not loaded or failed."""
 
 
+class RankerUnavailable(AisleError):
+    """The learned ranking model cannot be loaded. Never reaches the client: the ranking stage
+    serves the retrieval order and names the reason as its fallback."""
+
+
 class IndexIncompatible(AisleError):
     """A catalog exists with a vector size other than the embedder's (a model change needs a re-ingest)."""
 
