@@ -1,7 +1,7 @@
 """The `aisle` command: `aisle ingest ...`, `aisle complements learn ...`, `aisle keys ...`,
 `aisle db migrate`, `aisle experiments ...`, `aisle events prune`, `aisle eval ...`,
-`aisle embeddings adapt ...` and `aisle serve`. The process entrypoint, so the one place that
-reads the environment (`Settings.from_env(os.environ)`)."""
+`aisle embeddings adapt ...`, `aisle serve`, `aisle mcp` and `aisle tools`. The process
+entrypoint, so the one place that reads the environment (`Settings.from_env(os.environ)`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 from app.cli_control import add_parsers, db, keys, with_store
 from app.cli_events import add_parsers as add_event_parsers
 from app.cli_events import events, experiments
+from app.cli_integrations import add_parsers as add_integration_parsers
 from app.settings import Settings, SettingsError, embedding_model_id
 
 EXIT_SYNC_REFUSED = 3  # distinct from 1 (rows failed): nothing was written
@@ -255,6 +256,7 @@ def parser() -> argparse.ArgumentParser:
     )
     add_parsers(sub)
     add_event_parsers(sub)
+    add_integration_parsers(sub)
     from embeddings.adapt import add_parser as add_embeddings_parser
     from evals.args import add_parser
 
@@ -286,6 +288,14 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(experiments(settings, args))
     if args.command == "events":
         return asyncio.run(events(settings, args))
+    if args.command in ("mcp", "tools"):
+        from app import cli_integrations
+
+        return (
+            asyncio.run(cli_integrations.mcp(settings, args))
+            if args.command == "mcp"
+            else cli_integrations.tools(args)
+        )
     if args.command == "embeddings":
         from embeddings.adapt import main as adapt_main
 

@@ -163,6 +163,8 @@ def build_cors(settings: Settings) -> CORSConfig | None:
             "X-Request-ID",
             "X-Aisle-User-Id",  # experiments assign by user or session (docs/events.md)
             "X-Aisle-Session-Id",
+            "traceparent",
+            "tracestate",
         ],
         expose_headers=["X-Request-ID", "Retry-After"],
         max_age=600,

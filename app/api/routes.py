@@ -70,8 +70,8 @@ CatalogName = Annotated[
 
 def _record_llm(usages: Sequence[LLMUsage], state: State) -> dict[str, int]:
     """The one way LLM work is recorded: a metrics observation per usage record (a search's LLM
-    step, each assistant or bundle task; Metrics folds `llm_disabled` into `disabled`), and the
-    canonical log line's totals."""
+    step, each assistant or bundle task; Metrics folds `llm_disabled` into `disabled`), one per
+    LLM-written string grounding kept from the response, and the canonical log line's totals."""
     metrics: Metrics = state.metrics
     for usage in usages:
         metrics.observe_llm(
@@ -82,7 +82,10 @@ def _record_llm(usages: Sequence[LLMUsage], state: State) -> dict[str, int]:
             usage.cache,
             state.cache_backend,
         )
-    return {"llm_calls": sum(u.calls for u in usages), "llm_tokens": sum(u.tokens for u in usages)}
+        metrics.observe_ungrounded(usage.ungrounded)
+    totals = {"llm_calls": sum(u.calls for u in usages), "llm_tokens": sum(u.tokens for u in usages)}
+    ungrounded = sum(len(u.ungrounded) for u in usages)
+    return {**totals, "llm_ungrounded": ungrounded} if ungrounded else totals
 
 
 def _respond(

@@ -1,6 +1,6 @@
 """From a composition to what the response shows, as pure functions: per slot its item, up to
 three alternatives (no model line twice), whether it fits the anchor and its reason; the bundle's
-rationale, the LLM's only when it is grounded in the items, else a template."""
+rationale, the LLM's when it had a grounded one (compose.py grounds it), else a template."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from app.bundles.candidates import fits_anchor
 from app.bundles.compose import Composition, model_line
-from app.domain.grounding import ground_reply
 from app.domain.models import Product, ScoredProduct
 from app.domain.money import money
 
@@ -83,17 +82,10 @@ def assemble_slots(
     return out
 
 
-def rationale(c: Composition, anchors: Sequence[Product], brands: Sequence[str]) -> str:
+def rationale(c: Composition, anchors: Sequence[Product]) -> str:
     items = list(c.picks.values())
     if c.rationale:
-        grounded = ground_reply(
-            c.rationale,
-            [*items, *(ScoredProduct(a, 1.0) for a in anchors)],
-            brands=brands,
-            conversation="",
-        )
-        if grounded is not None:
-            return grounded.text
+        return c.rationale
     if not items:
         return "No complementary items were found within the constraints."
     currency = anchors[0].currency

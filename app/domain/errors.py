@@ -96,6 +96,18 @@ class LLMInvalidOutput(LLMUnavailable):
     reason = "invalid_output"
 
 
+class LLMUngrounded(LLMInvalidOutput):
+    """The answer was well-formed but states what the facts do not support (app/domain/grounding.py):
+    a reply naming a product it did not return, a search text the shopper never said, an answer
+    quoting its instructions. Not re-asked; `reason` is the fallback (`ungrounded_reply`,
+    `ungrounded_intent`, `prompt_echo`), `check` the grounding check that failed."""
+
+    def __init__(self, reason: str, check: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.check = check
+
+
 class Unauthenticated(AisleError):
     """No API key, or one that is unknown, malformed or revoked (HTTP 401)."""
 
