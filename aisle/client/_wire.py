@@ -78,7 +78,12 @@ class Item(msgspec.Struct, omit_defaults=True):
 
 
 class Fallback(msgspec.Struct, omit_defaults=True):
-    reason: str
+    reason: Annotated[
+        str,
+        msgspec.Meta(
+            description="why (part of) the LLM's answer was not used: llm_disabled, timeout, connection_error, rate_limited, server_error, rejected, invalid_output, circuit_open, overloaded, llm_error; prompt_echo (the answer quoted its instructions); ungrounded_reason (some item reasons or a bundle rationale stated what the product facts do not: the deterministic one is shown, or none in search); the assistant's ungrounded_intent (its search text was not the shopper's words: the parser's reading is used), ungrounded_reply, empty_llm_intent"
+        ),
+    ]
     stage: str | None = None
 
 
@@ -242,7 +247,9 @@ class RateLimitIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class KeyIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    scopes: Annotated[list[Literal["admin", "search", "write"]], msgspec.Meta(min_length=1, max_length=3)]
+    scopes: Annotated[
+        list[Literal["admin", "events", "search", "write"]], msgspec.Meta(min_length=1, max_length=4)
+    ]
     catalogs: (
         Annotated[
             list[Annotated[str, msgspec.Meta(min_length=1, max_length=63)]],
@@ -257,7 +264,7 @@ class KeyCreated(msgspec.Struct):
     key: Annotated[str, msgspec.Meta(description="the secret: shown once, only its hash is stored")]
     id: str
     name: str
-    scopes: list[Literal["admin", "search", "write"]]
+    scopes: list[Literal["admin", "events", "search", "write"]]
     catalogs: list[str] | Literal["*"]
     created_at: datetime
     rate_limit: RateLimitIn | None
@@ -266,7 +273,7 @@ class KeyCreated(msgspec.Struct):
 class KeyOut(msgspec.Struct):
     id: str
     name: str
-    scopes: list[Literal["admin", "search", "write"]]
+    scopes: list[Literal["admin", "events", "search", "write"]]
     catalogs: list[str] | Literal["*"]
     created_at: datetime
     revoked_at: datetime | None
