@@ -1,7 +1,7 @@
 """The `aisle` command: `aisle ingest ...`, `aisle complements learn ...`, `aisle keys ...`,
-`aisle db migrate`, `aisle eval ...`, `aisle embeddings adapt ...`, `aisle serve`, `aisle mcp` and
-`aisle tools`. The process entrypoint, so the one place that reads the environment
-(`Settings.from_env(os.environ)`)."""
+`aisle db migrate`, `aisle experiments ...`, `aisle events prune`, `aisle eval ...`,
+`aisle embeddings adapt ...`, `aisle serve`, `aisle mcp` and `aisle tools`. The process
+entrypoint, so the one place that reads the environment (`Settings.from_env(os.environ)`)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from app.cli_control import add_parsers, db, keys, with_store
+from app.cli_events import add_parsers as add_event_parsers
+from app.cli_events import events, experiments
 from app.cli_integrations import add_parsers as add_integration_parsers
 from app.cli_push import EXIT_SHARD_HELD, EXIT_SYNC_REFUSED
 from app.settings import Settings, SettingsError, embedding_model_id
@@ -310,6 +312,7 @@ def parser() -> argparse.ArgumentParser:
         help="server processes (more than one needs QDRANT_URL and PROMETHEUS_MULTIPROC_DIR)",
     )
     add_parsers(sub)
+    add_event_parsers(sub)
     add_integration_parsers(sub)
     from embeddings.adapt import add_parser as add_embeddings_parser
     from evals.args import add_parser
@@ -340,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(keys(settings, args))
     if args.command == "db":
         return asyncio.run(db(settings))
+    if args.command == "experiments":
+        return asyncio.run(experiments(settings, args))
+    if args.command == "events":
+        return asyncio.run(events(settings, args))
     if args.command in ("mcp", "tools"):
         from app import cli_integrations
 

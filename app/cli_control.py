@@ -36,8 +36,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         dest="scopes",
         action="append",
         required=True,
-        choices=["search", "write", "admin"],
-        help="repeat for several: search (read routes), write (catalog data, complement maps), admin",
+        choices=["search", "write", "admin", "events"],
+        help="repeat for several: search (read routes), write (catalog data, complement maps, "
+        "events), admin, events (sending shopper events only)",
     )
     bound = create.add_mutually_exclusive_group(required=True)
     bound.add_argument("--catalog", dest="catalogs", action="append", help="bind to a catalog (repeatable)")

@@ -46,6 +46,7 @@ from app.api.auth import SECURITY_COMPONENTS, guard, provide_principal
 from app.api.body import AisleRequest, BodyLimits
 from app.api.catalog_writes import PRODUCT_ROUTES, CatalogWriteController
 from app.api.errors import EXCEPTION_HANDLERS
+from app.api.events import BehaviourController
 from app.api.keys import KeysController
 from app.api.openapi import document
 from app.api.request_log import request_middleware
@@ -53,6 +54,7 @@ from app.api.routes import CatalogController, healthz, metrics_endpoint, readyz
 from app.assistant.service import AssistantService
 from app.auth.admin import KeyAdmin
 from app.auth.startup import open_gate
+from app.behaviour import build_behaviour
 from app.bundles.service import BundleService
 from app.catalogs.service import CatalogWrites
 from app.domain.errors import RankerUnavailable
@@ -161,6 +163,8 @@ def build_cors(settings: Settings) -> CORSConfig | None:
             "X-API-Key",
             "Content-Type",
             "X-Request-ID",
+            "X-Aisle-User-Id",  # experiments assign by user or session (docs/events.md)
+            "X-Aisle-Session-Id",
             "traceparent",
             "tracestate",
         ],
@@ -323,12 +327,14 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
         app.state.llm_stage = stage
         vocabularies = Vocabularies(active.index)
         app.state.assistant = AssistantService(service, active.index, stage, vocabularies=vocabularies)
+        behaviour = app.state.behaviour = build_behaviour(settings, store, active.index, stage)
         app.state.bundles = BundleService(
             active.index,
             stage,
             store,
             vocabularies,
             fusion=service.retrieval.fusion,
+            purchases=behaviour.purchases,
         )
         app.state.catalog_writes = CatalogWrites(
             active.embedder,
@@ -346,9 +352,11 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
         log.info(
             "startup", settings=settings.redacted(), owned_deps=owned, llm_enabled=active.llm is not None
         )
+        behaviour.start()  # models follow the event log; impressions flush; retention
         try:
             yield
         finally:
+            await behaviour.stop()
             await limiter.close()
             if owned:
                 await close_deps(active)
@@ -361,6 +369,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             CatalogController,
             CatalogWriteController,
             *PRODUCT_ROUTES,  # after CatalogController: they share its product path
+            BehaviourController,
             KeysController,
             healthz,
             readyz,

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.control_plane import ApiKey, CatalogSettings, RateLimit
+from app.domain.events import AttributedEvent, Event, Impression, ImpressionGroup, StoredEvent
+from app.domain.experiments import Experiment
 from app.domain.llm import LLMRequest, LLMResponse
 from app.domain.models import CatalogInfo, FacetField, IndexRecord, ScoredProduct, VectorQuery
 
@@ -177,8 +179,72 @@ class CatalogSettingsStore(Protocol):
         ...
 
 
-class ControlStore(KeyStore, CatalogSettingsStore, ComplementStore, Protocol):
-    """The control plane: keys, catalog settings, complement maps (and later events), one
+class EventStore(Protocol):
+    """Shopper events per catalog, idempotent by event id, in one append order (docs/events.md)."""
+
+    async def append_events(self, catalog: str, events: Sequence[Event]) -> int:
+        """Stores, in one transaction, the events whose id the catalog has not stored yet; durable
+        when it returns (an acknowledged batch survives kill -9). How many were new."""
+        ...
+
+    async def events_after(self, seq: int, limit: int) -> list[StoredEvent]:
+        """Every catalog's events with a larger seq, in seq order, at most `limit`. An event
+        committed later never has a smaller seq than one already readable (followers rely on it)."""
+        ...
+
+    async def recent_events(
+        self, catalog: str, *, session_id: str | None = None, user_id: str | None = None, limit: int = 50
+    ) -> list[StoredEvent]:
+        """The session's (or else the user's) latest `limit` events, oldest first."""
+        ...
+
+    async def prune_events(self, before: datetime) -> int:
+        """Deletes every catalog's events that happened before `before`; how many."""
+        ...
+
+
+class ImpressionStore(Protocol):
+    """What responses showed, by request id, for attributing events to them."""
+
+    async def record_impressions(self, impressions: Sequence[Impression]) -> None:
+        """Idempotent by (catalog, request id): the first record stays."""
+        ...
+
+    async def get_impressions(self, catalog: str, request_ids: Sequence[str]) -> list[Impression]: ...
+
+    async def impression_counts(
+        self, catalog: str, since: datetime, until: datetime
+    ) -> dict[ImpressionGroup, int]:
+        """Impressions shown in [since, until), by route, ranking, experiment and variant."""
+        ...
+
+    async def attributed_events(
+        self, catalog: str, since: datetime, until: datetime
+    ) -> list[AttributedEvent]:
+        """Events carrying the request id of an impression shown in [since, until), with it."""
+        ...
+
+    async def prune_impressions(self, before: datetime) -> int: ...
+
+
+class ExperimentStore(Protocol):
+    async def add_experiment(self, experiment: Experiment) -> None:
+        """Raises AlreadyExists if the catalog has an experiment of that name (even stopped)."""
+        ...
+
+    async def list_experiments(self, catalog: str | None = None) -> list[Experiment]:
+        """By catalog, then creation time."""
+        ...
+
+    async def stop_experiment(self, catalog: str, name: str, at: datetime) -> bool:
+        """False if no such experiment; stopping twice keeps the first time."""
+        ...
+
+
+class ControlStore(
+    KeyStore, CatalogSettingsStore, ComplementStore, EventStore, ImpressionStore, ExperimentStore, Protocol
+):
+    """The control plane: keys, catalog settings, complement maps, events and experiments, one
     database: SQLite in AISLE_DATA_DIR or PostgreSQL (AISLE_DATABASE_URL). `migrate` applies the
     versioned migrations (idempotent, safe when several processes start together)."""
 

@@ -223,6 +223,13 @@ class Settings:
     keep_alive_s: int = 75  # above ALB's 60 s idle timeout: the client side must close first
     metrics_max_catalogs: int = 100  # catalogs labelled in aisle_index_products; the rest sum as "_other"
     ingest_max_delete_fraction: float = 0.2  # a full sync refuses to delete more without --force
+    # Behavioural signals (docs/events.md): retention, how models follow the log, impressions.
+    events_retention_days: int = 90  # events and impressions older than this are pruned (hourly)
+    events_refresh_ms: int = 1000  # how often models read events other replicas stored
+    trending_half_life_h: float = 24.0
+    cooccurrence_half_life_days: float = 30.0
+    record_impressions: bool = True  # what search/similar/recommendations/bundles showed, for attribution
+    impressions_flush_ms: int = 1000  # impressions are buffered, then written together
     # The learned ranking stage (app/ranking/): a model directory, or None for the retrieval order.
     ranker_model: Path | None = DEFAULT_RANKER_MODEL
     ranker_depth: int = 100
@@ -317,6 +324,12 @@ class Settings:
             keep_alive_s=_int(env, "AISLE_KEEP_ALIVE_S", 75, low=1, high=3600),
             metrics_max_catalogs=_int(env, "AISLE_METRICS_MAX_CATALOGS", 100, low=1, high=10_000),
             ingest_max_delete_fraction=_float(env, "AISLE_INGEST_MAX_DELETE_FRACTION", 0.2, high=1.0),
+            events_retention_days=_int(env, "AISLE_EVENTS_RETENTION_DAYS", 90, low=1, high=3650),
+            events_refresh_ms=_int(env, "AISLE_EVENTS_REFRESH_MS", 1000, low=10, high=3_600_000),
+            trending_half_life_h=_float(env, "AISLE_TRENDING_HALF_LIFE_H", 24.0, high=24 * 365),
+            cooccurrence_half_life_days=_float(env, "AISLE_COOCCURRENCE_HALF_LIFE_DAYS", 30.0, high=3650),
+            record_impressions=_bool(env, "AISLE_RECORD_IMPRESSIONS", True),
+            impressions_flush_ms=_int(env, "AISLE_IMPRESSIONS_FLUSH_MS", 1000, low=10, high=600_000),
             ranker_model=_ranker_model(env),
             ranker_depth=_int(env, "AISLE_RANKER_DEPTH", 100, low=2, high=1000),
             type_boost=_float(env, "AISLE_TYPE_BOOST", 0.0),

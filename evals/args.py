@@ -58,3 +58,25 @@ def add_parser(sub: Any) -> None:
     gate.add_argument("--baseline", type=Path, default=BASELINE)
     gate.add_argument("--work-dir", type=Path, default=Path("var/evals-gate"))
     gate.add_argument("--update", action="store_true", help="record the measured value as the new baseline")
+    events = cmds.add_parser(
+        "events", help="replay an event log: hit-rate@k, MRR@k, coverage per recommender vs baselines"
+    )
+    events.add_argument(
+        "--events", required=True, type=Path, help="JSONL events with timestamps (docs/events.md)"
+    )
+    events.add_argument(
+        "--catalog-file",
+        type=Path,
+        default=None,
+        help="the items' products (default: each item id is its text)",
+    )
+    events.add_argument("--k", type=int, action="append", dest="ks", help="cut-offs (repeatable; default 10)")
+    events.add_argument(
+        "--train-fraction", type=float, default=0.8, help="the oldest share the models start from"
+    )
+    events.add_argument(
+        "--max-targets", type=int, default=2000, help="predictions scored per recommender type"
+    )
+    events.add_argument("--label", default=None, help="what the data is, printed on the report")
+    events.add_argument("--out", type=Path, default=None, help="also write the report as JSON here")
+    events.add_argument("--work-dir", type=Path, default=Path("var/evals-events"), help="the replay's index")

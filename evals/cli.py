@@ -167,6 +167,10 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         return cmd_run(settings, args)
     if args.eval_command == "compare":
         return cmd_compare(args)
+    if args.eval_command == "events":
+        from evals.events import cmd_events
+
+        return cmd_events(settings, args)
     if args.eval_command == "cv-merge":
         from evals.cvmerge import main as merge_main
 

@@ -247,7 +247,9 @@ class RateLimitIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class KeyIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    scopes: Annotated[list[Literal["admin", "search", "write"]], msgspec.Meta(min_length=1, max_length=3)]
+    scopes: Annotated[
+        list[Literal["admin", "events", "search", "write"]], msgspec.Meta(min_length=1, max_length=4)
+    ]
     catalogs: (
         Annotated[
             list[Annotated[str, msgspec.Meta(min_length=1, max_length=63)]],
@@ -262,7 +264,7 @@ class KeyCreated(msgspec.Struct):
     key: Annotated[str, msgspec.Meta(description="the secret: shown once, only its hash is stored")]
     id: str
     name: str
-    scopes: list[Literal["admin", "search", "write"]]
+    scopes: list[Literal["admin", "events", "search", "write"]]
     catalogs: list[str] | Literal["*"]
     created_at: datetime
     rate_limit: RateLimitIn | None
@@ -271,7 +273,7 @@ class KeyCreated(msgspec.Struct):
 class KeyOut(msgspec.Struct):
     id: str
     name: str
-    scopes: list[Literal["admin", "search", "write"]]
+    scopes: list[Literal["admin", "events", "search", "write"]]
     catalogs: list[str] | Literal["*"]
     created_at: datetime
     revoked_at: datetime | None

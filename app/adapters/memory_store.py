@@ -7,15 +7,17 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
+from app.adapters.memory_events import MemoryEventTables
 from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.control_plane import ApiKey, CatalogSettings
 from app.domain.errors import AlreadyExists
 
 
-class MemoryControlStore:
+class MemoryControlStore(MemoryEventTables):  # events, impressions, experiments: memory_events.py
     backend = "memory"
 
     def __init__(self) -> None:
+        super().__init__()
         self._keys: dict[str, ApiKey] = {}
         self._catalogs: dict[str, CatalogSettings] = {}
         self._maps: dict[tuple[str, ComplementSource], ComplementMap] = {}

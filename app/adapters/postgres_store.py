@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from app.adapters.postgres_events import PostgresEventTables
 from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.control_plane import ApiKey, CatalogSettings, Scope
 from app.domain.errors import AlreadyExists, StoreUnavailable
@@ -47,7 +48,7 @@ def _catalog(row: dict[str, Any]) -> CatalogSettings:
     return CatalogSettings(name=row["name"], created_at=row["created_at"], display_name=row["display_name"])
 
 
-class PostgresControlStore:
+class PostgresControlStore(PostgresEventTables):  # events, impressions, experiments: postgres_events.py
     backend = "postgres"
 
     def __init__(

@@ -4,7 +4,8 @@ stdlib sqlite3, run in worker threads (never on the event loop), one connection 
 sqlite3 connection must not be shared between threads mid-statement). WAL lets readers go on
 while one writer writes, across threads and processes (the server and `aisle keys` on the same
 host); writes take the lock up front (BEGIN IMMEDIATE) and wait up to `timeout_s` for it.
-synchronous=FULL: a write is on disk when it returns (these are rare, small writes).
+synchronous=FULL: a write is on disk when it returns (an acknowledged event batch included: one
+fsync per batch, sqlite_events.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, TypeVar, cast
 
 import anyio.to_thread
 
+from app.adapters.sqlite_events import SQLiteEventTables
 from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.control_plane import ApiKey, CatalogSettings, Scope
 from app.domain.errors import AlreadyExists, StoreUnavailable
@@ -58,7 +60,7 @@ def _catalog(row: sqlite3.Row) -> CatalogSettings:
     return CatalogSettings(name=row["name"], created_at=created, display_name=row["display_name"])
 
 
-class SQLiteControlStore:
+class SQLiteControlStore(SQLiteEventTables):  # events, impressions, experiments: sqlite_events.py
     backend = "sqlite"
 
     def __init__(

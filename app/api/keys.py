@@ -28,7 +28,7 @@ class RateLimitIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class KeyIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME)]
-    scopes: Annotated[list[Scope], msgspec.Meta(min_length=1, max_length=3)]
+    scopes: Annotated[list[Scope], msgspec.Meta(min_length=1, max_length=4)]
     catalogs: (
         Annotated[
             list[Annotated[str, msgspec.Meta(min_length=1, max_length=63)]],

@@ -24,7 +24,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Operation, Reference, Schema
 from litestar.routes import HTTPRoute
 
-from app.api import catalog_dto, dto
+from app.api import catalog_dto, dto, events_dto
 
 _REF = "#/components/schemas/{name}"
 ERROR_BODY = "ErrorBody"
@@ -70,7 +70,7 @@ ERROR_RULES: tuple[tuple[Rule, tuple[int, ...]], ...] = (
 def _wire_structs() -> list[type[msgspec.Struct]]:
     return [
         obj
-        for module in (dto, catalog_dto)
+        for module in (dto, catalog_dto, events_dto)
         for obj in vars(module).values()
         if inspect.isclass(obj) and issubclass(obj, msgspec.Struct) and obj.__module__ == module.__name__
     ]

@@ -4,6 +4,7 @@ and shapes the response; no business logic lives here."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Annotated, Any
 
 import anyio
@@ -40,11 +41,14 @@ from app.api.dto import (
     SearchRequest,
     SimilarRequest,
 )
+from app.api.online import SessionHeader, UserHeader, assigned, rerank_for, shown
 from app.api.request_log import annotate
 from app.assistant.service import AssistantResult, AssistantService, Finished, ItemsReady, ReplyToken
 from app.auth.principal import Principal
 from app.bundles.service import BundleResult, BundleService
 from app.domain.errors import AisleError
+from app.domain.events import ShownBy
+from app.domain.experiments import Assignment
 from app.domain.llm import LLMUsage
 from app.domain.models import CATALOG_NAME_PATTERN, validate_catalog_name
 from app.domain.search import RetrievalResult
@@ -84,7 +88,10 @@ def _record_llm(usages: Sequence[LLMUsage], state: State) -> dict[str, int]:
     return {**totals, "llm_ungrounded": ungrounded} if ungrounded else totals
 
 
-def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalResponse:
+def _respond(
+    catalog: str, result: RetrievalResult, state: State, route: ShownBy, assignment: Assignment | None
+) -> RetrievalResponse:
+    shown(state, catalog, route, result.ranking, [h.product.id for h in result.items], assignment)
     timings = result.timings.as_dict()
     structlog.contextvars.bind_contextvars(
         catalog=catalog,
@@ -168,18 +175,21 @@ class CatalogController(Controller):
         data: JSONBody[SearchRequest],
         service: NamedDependency[RecommendationService],
         state: State,
+        user: UserHeader = None,
+        session: SessionHeader = None,
     ) -> RetrievalResponse:
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog)
+        assignment = await assigned(state, catalog, "search", user, session)
         result = await service.search(
             catalog,
             data.query,
             limit=data.limit,
             filters=data.filters.to_domain(),
-            rerank=data.rerank,
+            rerank=rerank_for(assignment, data.rerank),
             explain=data.explain,
         )
-        return _respond(catalog, result, state)
+        return _respond(catalog, result, state, "search", assignment)
 
     @requires("search")
     @post(
@@ -193,19 +203,22 @@ class CatalogController(Controller):
         data: JSONBody[SimilarRequest],
         service: NamedDependency[RecommendationService],
         state: State,
+        user: UserHeader = None,
+        session: SessionHeader = None,
     ) -> RetrievalResponse:
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog)
+        assignment = await assigned(state, catalog, "similar", user, session)
         result = await service.similar(
             catalog,
             data.positive,
             data.negative,
             limit=data.limit,
             filters=data.filters.to_domain(),
-            rerank=data.rerank,
+            rerank=rerank_for(assignment, data.rerank),
             explain=data.explain,
         )
-        return _respond(catalog, result, state)
+        return _respond(catalog, result, state, "similar", assignment)
 
     @requires("search")
     @post(
@@ -263,11 +276,25 @@ class CatalogController(Controller):
         data: JSONBody[BundleRequest],
         bundles: NamedDependency[BundleService],
         state: State,
+        user: UserHeader = None,
+        session: SessionHeader = None,
     ) -> BundleResponse:
         validate_catalog_name(catalog)
         structlog.contextvars.bind_contextvars(catalog=catalog, anchors=len(data.anchor_ids))
-        result = await bundles.bundle(catalog, data.to_domain())
+        assignment = await assigned(state, catalog, "bundles", user, session)
+        query = data.to_domain()
+        if assignment is not None and assignment.variant.rerank in ("none", "llm"):  # no LLM vs LLM
+            query = replace(query, compose="vector" if assignment.variant.rerank == "none" else "llm")
+        result = await bundles.bundle(catalog, query)
         _record_bundle(catalog, result, state)
+        shown(
+            state,
+            catalog,
+            "bundles",
+            result.ranking,
+            [s.item.product.id for s in result.slots if s.item],
+            assignment,
+        )
         return BundleResponse.of(result)
 
     @requires("search")

@@ -15,8 +15,10 @@ from app.domain.control_plane import SCOPES, ApiKey, Scope
 from app.domain.errors import CatalogNotFound, Forbidden
 
 # What a route needs: one scope, or "any" valid key (listing the catalogs a key may see).
-Access = Literal["search", "write", "admin", "any"]
-ACCESS: tuple[Access, ...] = ("search", "write", "admin", "any")
+Access = Literal["search", "write", "admin", "events", "any"]
+ACCESS: tuple[Access, ...] = ("search", "write", "admin", "events", "any")
+# A scope that also grants another route's access: whoever may write a catalog may send its events.
+ALSO_GRANTS: dict[str, frozenset[Access]] = {"write": frozenset({"events"})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +48,11 @@ class Principal:
 def authorize(principal: Principal, access: Access, catalog: str | None) -> None:
     if catalog is not None and not principal.sees(catalog):
         raise CatalogNotFound(catalog)
-    if access != "any" and access not in principal.scopes:
-        raise Forbidden(f"this API key lacks the {access!r} scope")
+    if access == "any" or access in principal.scopes:
+        return
+    if not any(access in ALSO_GRANTS.get(scope, ()) for scope in principal.scopes):
+        wanted = " or ".join(repr(s) for s in (access, *(k for k, v in ALSO_GRANTS.items() if access in v)))
+        raise Forbidden(f"this API key lacks the {wanted} scope")
 
 
 def manages(principal: Principal, key: ApiKey) -> bool:

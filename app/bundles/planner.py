@@ -2,8 +2,9 @@
 
 1. the request's `slots`;
 2. the catalog's merchandiser map (API or file);
-3. the catalog's learned map (co-occurrence data);
-4. the LLM's proposal (prompts/slots), validated against the catalog's real categories.
+3. what this catalog's shoppers bought together with the anchors (signals.py: co-purchases);
+4. the catalog's learned map (co-occurrence data);
+5. the LLM's proposal (prompts/slots), validated against the catalog's real categories.
 
 Every slot is one of the catalog's categories and never an anchor's own category; the first
 source that yields any slot wins (sources are not mixed: a merchandiser's map is a decision, not
@@ -25,7 +26,7 @@ from app.domain.vocabulary import Vocabulary
 from app.llm.output import extract_json
 from app.llm.task import Answer
 
-PlanSource = Literal["request", "merchandiser", "learned", "llm"]
+PlanSource = Literal["request", "merchandiser", "purchases", "learned", "llm"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ async def plan_slots(
     maps: LoadMap,
     propose: ProposeSlots | None,
     max_items: int,
+    purchases: Sequence[str] = (),
 ) -> SlotPlan:
     own = {filter_key(a.category) for a in anchors}
     if requested:
@@ -85,6 +87,9 @@ async def plan_slots(
         slots = [s for s in dict.fromkeys(_from_map(await maps(source), anchors, known)) if s not in own]
         if slots:
             return SlotPlan(tuple(slots[:max_items]), source)
+        bought = [s for s in dict.fromkeys(purchases) if s not in own] if source == "merchandiser" else []
+        if bought:  # shoppers' co-purchases: below the merchandiser's map, above a learned one
+            return SlotPlan(tuple(bought[:max_items]), "purchases")
     fallback = "llm_disabled"
     if propose is not None:
         allowed = [c for c in known.categories if c not in own and c not in ("", "other")]

@@ -27,6 +27,14 @@ from app.bundles.candidates import remaining_budget, slot_candidates, slot_filte
 from app.bundles.complements import validate_map
 from app.bundles.compose import Composition, vector_compose
 from app.bundles.planner import ProposeSlots, SlotPlan, plan_slots, with_pins
+from app.bundles.signals import (
+    MAX_CO_PURCHASED,
+    CoPurchase,
+    PurchaseSignals,
+    co_purchased_first,
+    purchase_slots,
+    with_co_purchased,
+)
 from app.bundles.tasks import bundle_task, slots_task
 from app.domain.complements import ComplementMap
 from app.domain.errors import InvalidRequest, ProductNotFound
@@ -100,7 +108,9 @@ class BundleService:
         vocabularies: Vocabularies,
         *,
         fusion: Fusion = Fusion(),
+        purchases: PurchaseSignals | None = None,
     ) -> None:
+        self._purchases = purchases  # co-purchase statistics, below the merchandiser (signals.py)
         self._index = index
         self._stage = stage if stage is not None and stage.enabled else None
         self._store = store
@@ -122,6 +132,7 @@ class BundleService:
 
         step = time.perf_counter()
         pinned = {filter_key(records[p].product.category): records[p] for p in dict.fromkeys(q.rules.pin)}
+        co = await self._co_purchased(catalog, q.anchor_ids)
         plan = await plan_slots(
             anchor_products,
             q.slots,
@@ -129,6 +140,7 @@ class BundleService:
             maps=lambda source: self._store.get(catalog, source),
             propose=self._proposer(catalog),
             max_items=q.max_items,
+            purchases=purchase_slots(co[0], anchor_products, known),
         )
         slots = with_pins(plan.slots, list(pinned), q.max_items)
         timings["plan"] = _ms(step)
@@ -137,7 +149,7 @@ class BundleService:
         remaining = remaining_budget(q.max_total, [r.product for r in pinned.values()])
         open_slots = [s for s in slots if s not in pinned]
         pools = await asyncio.gather(
-            *(self._candidates(catalog, anchors, s, q, remaining) for s in open_slots)
+            *(self._candidates(catalog, anchors, s, q, remaining, co) for s in open_slots)
         )
         candidates = dict(zip(open_slots, pools, strict=True))
         timings["candidates"] = _ms(step)
@@ -213,6 +225,7 @@ class BundleService:
         slot: str,
         q: BundleQuery,
         remaining: float | None,
+        co: tuple[Sequence[CoPurchase], Sequence[IndexRecord]] = ((), ()),
     ) -> list[ScoredProduct]:
         filters = slot_filters(q.filters, slot, remaining, (*q.anchor_ids, *q.rules.exclude, *q.rules.pin))
         if filters is None:
@@ -228,7 +241,21 @@ class BundleService:
                 fusion=self._fusion,
             ),
         )
-        return slot_candidates(hits, [a.product for a in anchors], q.rules.boost_brands)
+        if co[0]:
+            hits = with_co_purchased(hits, co[0], co[1], filters)
+        candidates = slot_candidates(hits, [a.product for a in anchors], q.rules.boost_brands)
+        return co_purchased_first(candidates, co[0], q.rules.boost_brands) if co[0] else candidates
+
+    async def _co_purchased(
+        self, catalog: str, anchor_ids: Sequence[str]
+    ) -> tuple[list[CoPurchase], list[IndexRecord]]:
+        """What shoppers bought with the anchors (signals.py), and those items' records."""
+        co = (
+            await self._purchases.co_purchased(catalog, anchor_ids, MAX_CO_PURCHASED)
+            if self._purchases
+            else []
+        )
+        return co, (await self._index.retrieve(catalog, [c.item_id for c in co]) if co else [])
 
     async def _compose(self, task: Task[Composition] | None, vector: Composition) -> Composed:
         """The LLM's composition when it gives a valid one; else the vector one, flagged."""

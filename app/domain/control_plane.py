@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-Scope = Literal["search", "write", "admin"]
-# search: the read routes (search, similar, assistant, bundles, products, complement maps);
-# write: a catalog's data and complement maps; admin: catalogs and keys.
-SCOPES: tuple[Scope, ...] = ("search", "write", "admin")
+Scope = Literal["search", "write", "admin", "events"]
+# search: the read routes (search, similar, assistant, bundles, recommendations, products,
+# complement maps); write: a catalog's data and complement maps (and what `events` allows);
+# admin: catalogs and keys; events: sending shopper events only (a storefront's browser key).
+SCOPES: tuple[Scope, ...] = ("search", "write", "admin", "events")
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from app.domain.events import EVENT_TYPES, RECOMMENDATION_TYPES, SHOWN_BY, SOURCES
 from app.domain.grounding import CHECKS
 
 LLM_OUTCOMES = (
@@ -53,6 +54,9 @@ CACHE_RESULTS = frozenset({"hit", "miss"})
 REJECT_REASONS = ("queue_full", "queue_timeout")
 ROW_RESULTS = ("created", "updated", "unchanged", "error", "deleted")  # catalog writes, per product
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+RANKINGS = frozenset({"llm", "vector"})
+NO_EXPERIMENT = "none"
+MAX_EXPERIMENT_LABELS = 100  # (experiment, variant) pairs: 20 running experiments x 5 variants
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0)
 
 
@@ -146,6 +150,7 @@ class Metrics:
             "Products the catalog write API embedded (the other writes kept their stored vector)",
             registry=r,
         )
+        self._online_metrics(r)
         for outcome in LLM_OUTCOMES:
             self.llm_requests.labels(outcome)  # export zeros, so rate() works before the first event
         for result in ROW_RESULTS:
@@ -154,6 +159,83 @@ class Metrics:
             self.http_rejected.labels(reason)
         for check in CHECKS:
             self.llm_ungrounded.labels(check)
+
+    def _online_metrics(self, r: CollectorRegistry) -> None:
+        """Events, impressions and attributions (docs/events.md). CTR by route, ranking or variant
+        is rate(attributed click) / rate(impressions) over the same labels."""
+        self._experiment_labels: set[tuple[str, str]] = set()
+        self.events = Counter(
+            "aisle_events_received_total", "Shopper events received, by type", ["type"], registry=r
+        )
+        self.events_stored = Counter(
+            "aisle_events_stored_total", "Events stored (received minus duplicates)", registry=r
+        )
+        self.events_unknown_items = Counter(
+            "aisle_events_unknown_items_total", "Distinct unknown item ids per batch, summed", registry=r
+        )
+        self.impressions = Counter(
+            "aisle_impressions_total",
+            "Responses that showed items, by route, ranking, experiment and variant",
+            ["route", "ranking", "experiment", "variant"],
+            registry=r,
+        )
+        self.attributed = Counter(
+            "aisle_attributed_events_total",
+            "Events attributed to the response that showed their item (carried its request id)",
+            ["type", "route", "ranking", "experiment", "variant"],
+            registry=r,
+        )
+        self.recommendations = Counter(
+            "aisle_recommendations_total",
+            "Recommendation responses by type and source",
+            ["type", "source"],
+            registry=r,
+        )
+        for event_type in EVENT_TYPES:
+            self.events.labels(event_type)
+
+    def experiment_label(self, experiment: str | None, variant: str | None) -> tuple[str, str]:
+        """Experiments and variants are named by operators: the first `MAX_EXPERIMENT_LABELS`
+        pairs this process sees are labels, later ones fold into `other` (a hard bound)."""
+        if experiment is None or variant is None:
+            return NO_EXPERIMENT, NO_EXPERIMENT
+        pair = (experiment, variant)
+        if pair in self._experiment_labels:
+            return pair
+        if len(self._experiment_labels) < MAX_EXPERIMENT_LABELS:
+            self._experiment_labels.add(pair)
+            return pair
+        return OTHER, OTHER
+
+    def observe_events(self, types: dict[str, int], stored: int, unknown_items: int) -> None:
+        for event_type, n in types.items():
+            self.events.labels(event_type if event_type in EVENT_TYPES else OTHER).inc(n)
+        self.events_stored.inc(stored)
+        self.events_unknown_items.inc(unknown_items)
+
+    def observe_impression(
+        self, route: str, ranking: str, experiment: str | None, variant: str | None
+    ) -> None:
+        self.impressions.labels(
+            route if route in SHOWN_BY else OTHER,
+            _ranking(ranking),
+            *self.experiment_label(experiment, variant),
+        ).inc()
+
+    def observe_attributed(
+        self, event_type: str, route: str, ranking: str, experiment: str | None, variant: str | None
+    ) -> None:
+        self.attributed.labels(
+            event_type if event_type in EVENT_TYPES else OTHER,
+            route if route in SHOWN_BY else OTHER,
+            _ranking(ranking),
+            *self.experiment_label(experiment, variant),
+        ).inc()
+
+    def observe_recommendation(self, kind: str, source: str) -> None:
+        self.recommendations.labels(
+            kind if kind in RECOMMENDATION_TYPES else OTHER, source if source in SOURCES else OTHER
+        ).inc()
 
     def known_routes(self, routes: frozenset[str]) -> None:
         """The app's route templates; any other route label is folded into `unrouted`."""
@@ -207,6 +289,10 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def _ranking(ranking: str) -> str:
+    return ranking if ranking in RANKINGS else OTHER
 
 
 def http_method(method: str) -> str:

@@ -59,6 +59,14 @@ ROUTES = [
     Route("GET", "/v1/catalogs/shop/complements", None, "search", 200),
     Route("PUT", "/v1/catalogs/shop/complements", {"complements": {"cameras": ["bags"]}}, "write", 200),
     Route("GET", "/v1/catalogs/shop/products/cam-eos", None, "search", 200),
+    Route(
+        "POST",
+        "/v1/catalogs/shop/events",
+        {"events": [{"type": "view", "item_id": "cam-eos", "session_id": "s1"}]},
+        "events",
+        200,
+    ),
+    Route("POST", "/v1/catalogs/shop/recommendations", {"type": "trending"}, "search", 200),
     Route("POST", "/v1/keys", {"name": "new", "scopes": ["search"], "catalogs": ["shop"]}, "admin", 201),
     Route("GET", "/v1/keys", None, "admin", 200),
     Route("DELETE", "/v1/keys/{victim}", None, "admin", 204),
@@ -123,6 +131,8 @@ def stack() -> Iterator[Stack]:
         "all_but_search": _issue(store, ["write", "admin"], ["shop"]),
         "all_but_write": _issue(store, ["search", "admin"], ["shop"]),
         "all_but_admin": _issue(store, ["search", "write"], ["shop"]),
+        "events": _issue(store, ["events"], ["shop"]),
+        "all_but_events": _issue(store, ["search", "admin"], ["shop"]),  # `write` would grant events
         "other": _issue(store, ["search", "write", "admin"], ["outlet"]),
     }
     victim = asyncio.run(KeyAdmin(store).create(ROOT, "victim", ["search"], ["shop"])).key.id
@@ -133,14 +143,15 @@ def stack() -> Iterator[Stack]:
 
 def _unchanged(stack: Stack) -> None:
     """No failed request wrote anything: no catalog or product created, changed or deleted, no map
-    set, the victim key alive, no key created."""
+    set, no event stored, the victim key alive, no key created."""
     assert _products(stack.index) == stack.products
     assert asyncio.run(stack.store.list_catalogs()) == []
     assert asyncio.run(stack.store.get("shop", "merchandiser")) is None
+    assert asyncio.run(stack.store.events_after(0, 10)) == []
     victim = asyncio.run(stack.store.get_key(stack.victim))
     assert victim is not None
     assert victim.active
-    assert len(asyncio.run(stack.store.list_keys())) == 9
+    assert len(asyncio.run(stack.store.list_keys())) == 11
 
 
 def test_every_v1_route_is_in_the_matrix_and_declares_its_access(stack: Stack) -> None:

@@ -102,27 +102,28 @@ async def test_two_processes_migrating_together_apply_each_version_once(
 async def test_a_later_migration_applies_on_top_and_an_edited_one_is_refused(
     factory: Factory, backend: str
 ) -> None:
-    """The mechanism is general: a future feature (events) adds its tables as version 2."""
+    """The mechanism is general: a future feature adds its tables as the next version."""
     if backend == "memory":
         pytest.skip("nothing to migrate in memory")
     dialect = "sqlite" if backend == "sqlite" else "postgres"
     v1 = load(dialect)
     first = factory(migrations=v1)
-    assert await first.migrate() == [1]
+    assert await first.migrate() == [m.version for m in v1]
     await first.add_key(key())
     await first.close()
+    later = v1[-1].version + 1
     events = Migration(
-        2,
-        "events",
-        "CREATE TABLE events (id TEXT PRIMARY KEY, catalog TEXT NOT NULL);\n"
-        "CREATE INDEX events_catalog ON events (catalog);\n",
+        later,
+        "later",
+        "CREATE TABLE later_feature (id TEXT PRIMARY KEY, catalog TEXT NOT NULL);\n"
+        "CREATE INDEX later_feature_catalog ON later_feature (catalog);\n",
     )
     second = factory(migrations=[*v1, events])
-    assert await second.migrate() == [2]
+    assert await second.migrate() == [later]
     assert await second.get_key("abcdefghij") == key()
     await second.close()
-    edited = factory(migrations=[v1[0], dataclasses.replace(events, sql=events.sql + "-- edited\n")])
-    with pytest.raises(StoreIncompatible, match="0002_events was changed"):
+    edited = factory(migrations=[*v1, dataclasses.replace(events, sql=events.sql + "-- edited\n")])
+    with pytest.raises(StoreIncompatible, match=f"{later:04d}_later was changed"):
         await edited.migrate()
     await edited.close()
 
@@ -131,13 +132,16 @@ async def test_a_failing_migration_leaves_nothing_half_applied(factory: Factory,
     if backend == "memory":
         pytest.skip("nothing to migrate in memory")
     dialect = "sqlite" if backend == "sqlite" else "postgres"
-    broken = Migration(2, "broken", "CREATE TABLE half (id TEXT);\nTHIS IS NOT SQL;\n")
-    s = factory(migrations=[*load(dialect), broken])
+    shipped = load(dialect)
+    later = shipped[-1].version + 1
+    broken = Migration(later, "broken", "CREATE TABLE half (id TEXT);\nTHIS IS NOT SQL;\n")
+    s = factory(migrations=[*shipped, broken])
     with pytest.raises(StoreUnavailable):
         await s.migrate()
     await s.close()
-    fixed = factory(migrations=[*load(dialect), Migration(2, "broken", "CREATE TABLE half (id TEXT);\n")])
-    assert await fixed.migrate() == [1, 2]  # version 1 rolled back with 2, and "half" did not exist
+    fixed = factory(migrations=[*shipped, Migration(later, "broken", "CREATE TABLE half (id TEXT);\n")])
+    # the shipped versions rolled back with the broken one, and "half" did not exist
+    assert await fixed.migrate() == [*(m.version for m in shipped), later]
     await fixed.close()
 
 

@@ -18,14 +18,23 @@ from pathlib import Path
 import pytest
 
 APP = Path(__file__).resolve().parents[2] / "app"
-USE_CASES = ("app.search", "app.assistant", "app.bundles", "app.catalogs")
-EDGE = ("app.api", "app.main", "app.cli", "app.__main__")
+USE_CASES = (
+    "app.search",
+    "app.assistant",
+    "app.bundles",
+    "app.catalogs",
+    "app.events",
+    "app.recommendations",
+    "app.experiments",
+)
+EDGE = ("app.api", "app.main", "app.behaviour", "app.cli", "app.__main__")
 BELOW_USE_CASES = (
     "app.domain",
     "app.ports",
     "app.llm",
     "app.adapters",
     "app.vocabularies",
+    "app.impressions",
     "app.observability",
     "app.settings",
     "app.log",
