@@ -36,9 +36,9 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from app.adapters.complement_files import FileComplementStore
 from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.memory_cache import MemoryCache
+from app.adapters.memory_store import MemoryControlStore
 from app.adapters.openai_llm_client import OpenAILLMClient
 from app.bundles.candidates import gender_compatible
 from app.bundles.compatibility import compatibility_text, fits, model_tokens
@@ -64,9 +64,15 @@ def pct(values: Sequence[float], q: float) -> float | None:
 
 
 @contextmanager
-def api(settings: Settings, embedder: Embedder, llm: OpenAILLMClient | None) -> Iterator[TestClient]:  # type: ignore[type-arg]
+def api(
+    settings: Settings, embedder: Embedder, llm: OpenAILLMClient | None, catalog: str, learned: ComplementMap
+) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    """The real app over the catalog's index, with the learned map in an in-memory control store
+    (ready-made Deps come without a store, and without one nothing is planned)."""
     index = EdgeVectorIndex(settings.data_dir)
-    app = build_app(settings, Deps(embedder=embedder, index=index, llm=llm, cache=MemoryCache()))
+    store = MemoryControlStore()
+    asyncio.run(store.put(catalog, learned))
+    app = build_app(settings, Deps(embedder=embedder, index=index, llm=llm, cache=MemoryCache(), store=store))
     try:
         with TestClient(app, timeout=300) as client:
             yield client
@@ -74,9 +80,7 @@ def api(settings: Settings, embedder: Embedder, llm: OpenAILLMClient | None) -> 
         asyncio.run(index.close())
 
 
-def prepare(
-    settings: Settings, products: list[Product], catalog: str, embedder: Embedder, learned: ComplementMap
-) -> None:
+def prepare(settings: Settings, products: list[Product], catalog: str, embedder: Embedder) -> None:
     async def run() -> None:
         index = EdgeVectorIndex(settings.data_dir)
         try:
@@ -84,7 +88,6 @@ def prepare(
             print(f"{catalog}: {summary}", flush=True)
         finally:
             await index.close()
-        await FileComplementStore(settings.complement_maps_dir).put(catalog, learned)
 
     asyncio.run(run())
 
@@ -162,6 +165,7 @@ def compare(  # noqa: PLR0913 - the eval's inputs and its three keyword-only kno
     anchors: Sequence[Product],
     score: Callable[[list[Row]], dict[str, Any]],
     *,
+    learned: ComplementMap,
     budget: bool,
     max_items: int,
     llm_anchors: int,
@@ -174,7 +178,7 @@ def compare(  # noqa: PLR0913 - the eval's inputs and its three keyword-only kno
         return anchor.price if budget else None
 
     out: dict[str, Any] = {}
-    with api(settings, embedder, None) as client:
+    with api(settings, embedder, None, catalog, learned) as client:
         vector = bundles(client, catalog, anchors, "vector", budget=budget, max_items=max_items)
         base = [
             (a, nearest(client, catalog, a, r.get("plan", {}).get("slots", [])), cap(a))
@@ -190,7 +194,7 @@ def compare(  # noqa: PLR0913 - the eval's inputs and its three keyword-only kno
     composed: list[dict[str, Any]] = []
     if llm is not None and llm_anchors:
         subset = anchors[:llm_anchors]
-        with api(settings, embedder, llm) as client:
+        with api(settings, embedder, llm, catalog, learned) as client:
             composed = bundles(client, catalog, subset, "llm", budget=budget, max_items=max_items)
         out["llm"] = {
             **score([(a, items_of(r), r["budget"]) for a, r in zip(subset, composed, strict=True)]),
@@ -238,7 +242,7 @@ def electronics(
     products = [p for f in files for p in read_products(f) if isinstance(p, Product)]
     learned = learn_from_compatibility(products)
     settings = replace(settings, data_dir=args.work_dir / "icecat")
-    prepare(settings, products, "icecat", embedder, learned)
+    prepare(settings, products, "icecat", embedder)
     by_id = {p.id: p for p in products}
     fitting = fitting_accessories(products)
     candidates = sorted(
@@ -278,6 +282,7 @@ def electronics(
         "icecat",
         anchors,
         score,
+        learned=learned,
         budget=False,
         max_items=4,
         llm_anchors=args.llm_anchors,
@@ -324,7 +329,7 @@ def fashion(
         return joint.get((a, b), 0) * len(test) / (single[a] * single[b])
 
     settings = replace(settings, data_dir=args.work_dir / "myntra")
-    prepare(settings, products, "myntra", embedder, learned)
+    prepare(settings, products, "myntra", embedder)
     by_id = {p.id: p for p in products}
     pool = sorted(p.id for p in products if p.category != OTHER and learned.for_category(p.category))
     anchors = [by_id[i] for i in random.Random(11).sample(pool, min(args.anchors, len(pool)))]
@@ -366,6 +371,7 @@ def fashion(
         "myntra",
         anchors,
         score,
+        learned=learned,
         budget=True,
         max_items=3,
         llm_anchors=args.llm_anchors,
