@@ -22,9 +22,11 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     from app.main import build_embedder, build_index
     from embeddings.ingest import SyncRefused, ingest
-    from embeddings.readers import read_products
+    from embeddings.readers import read_catalog
 
-    items = [item for path in args.paths for item in read_products(Path(path))]
+    items, categories = read_catalog(Path(path) for path in args.paths)
+    if categories is not None:
+        print(categories.line(), file=sys.stderr)
     embedder = build_embedder(settings, threads=settings.ingest_threads or (os.cpu_count() or 1))
     index = build_index(settings)
     fraction = (
@@ -94,15 +96,14 @@ def _fraction(raw: str) -> float:
 async def _complements(settings: Settings, args: argparse.Namespace) -> int:
     from app.bundles.complements import learn_from_compatibility, learn_from_outfits, read_outfits
     from app.domain.models import Product, validate_catalog_name
-    from embeddings.readers import read_products
+    from embeddings.readers import read_catalog
 
     validate_catalog_name(args.catalog)
     if args.from_outfits:
         mapping = learn_from_outfits(read_outfits(Path(args.from_outfits)))
     else:
-        products = [
-            p for path in args.from_compatibility for p in read_products(Path(path)) if isinstance(p, Product)
-        ]
+        rows, _ = read_catalog(Path(path) for path in args.from_compatibility)
+        products = [p for p in rows if isinstance(p, Product)]
         mapping = learn_from_compatibility(products)
     await with_store(settings, lambda store: store.put(args.catalog, mapping))
     print(
