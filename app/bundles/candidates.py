@@ -1,5 +1,7 @@
 """A slot's candidates, as pure functions: the budget left for the open slots, the index filters
-for one slot, the hard constraints (gender, stated compatibility) and the merchandiser's order.
+for one slot, the hard constraints (gender; an accessory that says it is for other devices) and
+the order: the merchandiser's boosts, then how well an item fits the anchors (fit.py: a
+statement or a model match before a series or brand affinity before nothing), then similarity.
 
 The service only adds the I/O: one index query per slot between `slot_filters` and
 `slot_candidates`.
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from app.bundles.compatibility import fits
+from app.bundles.fit import STRENGTH, Fit, misfit, strongest
 from app.domain.models import Filters, Product, ScoredProduct, filter_key
 
 _KIDS = {"boys", "girls", "unisex kids", "kids"}
@@ -64,36 +66,36 @@ def gender_compatible(candidate: Product, anchors: Sequence[Product]) -> bool:
     return True
 
 
-def fit_verdicts(candidate: Product, anchors: Sequence[Product]) -> list[bool | None]:
-    """Per anchor: does the candidate's compatibility statement name it (None: no statement)."""
-    return [fits(candidate, a) for a in anchors]
-
-
 def admissible(candidate: Product, anchors: Sequence[Product]) -> bool:
-    """The hard constraints: the anchors' gender, and no accessory whose own compatibility
-    statement names other devices only."""
-    verdicts = fit_verdicts(candidate, anchors)
-    return gender_compatible(candidate, anchors) and not (verdicts and all(v is False for v in verdicts))
+    """The hard constraints: the anchors' gender, and no accessory that says it is for other
+    devices only (its statement names none of the anchors, or it names another model of theirs)."""
+    return gender_compatible(candidate, anchors) and not misfit(candidate, anchors)
 
 
 def slot_candidates(
     hits: Sequence[ScoredProduct], anchors: Sequence[Product], boost_brands: Iterable[str]
 ) -> list[ScoredProduct]:
-    """The admissible hits, boosted brands first, then confirmed fits, then in index order."""
+    """The admissible hits: boosted brands first, then by how well they fit (a verified fit
+    before an affinity before nothing), then in index order (similarity)."""
     boost = {filter_key(b) for b in boost_brands}
 
-    def order(hit: ScoredProduct) -> tuple[bool, bool]:
-        boosted = filter_key(hit.product.brand) in boost
-        confirmed = any(v is True for v in fit_verdicts(hit.product, anchors))
-        return not boosted, not confirmed
+    def order(hit: ScoredProduct) -> tuple[bool, int]:
+        found = strongest(hit.product, anchors)
+        return filter_key(hit.product.brand) not in boost, -(STRENGTH[found.kind] if found else 0)
 
     return sorted((h for h in hits if admissible(h.product, anchors)), key=order)  # stable: index order
 
 
+def item_fit(item: ScoredProduct | None, anchors: Sequence[Product]) -> Fit | None:
+    return strongest(item.product, anchors) if item else None
+
+
 def fits_anchor(item: ScoredProduct | None, anchors: Sequence[Product]) -> bool | None:
-    """True if the item's statement names an anchor, False if it names none of them, None if it
-    makes no statement about one of them (or there is no item)."""
-    verdicts = fit_verdicts(item.product, anchors) if item else []
-    if any(v is True for v in verdicts):
+    """True if the item verifiably fits an anchor (its statement or its text names the model),
+    False if it says it is for other devices, None if neither is known (or there is no item)."""
+    if item is None:
+        return None
+    found = strongest(item.product, anchors)
+    if found is not None and found.verified:
         return True
-    return None if not verdicts or None in verdicts else False
+    return False if misfit(item.product, anchors) else None
