@@ -26,7 +26,8 @@ from app.bundles.assemble import BundleSlot, assemble_slots, rationale
 from app.bundles.candidates import remaining_budget, slot_candidates, slot_filters
 from app.bundles.complements import validate_map
 from app.bundles.compose import Composition, vector_compose
-from app.bundles.planner import ProposeSlots, SlotPlan, plan_slots, with_pins
+from app.bundles.defaults import load_defaults
+from app.bundles.planner import MapSource, ProposeSlots, SlotPlan, plan_slots, with_pins
 from app.bundles.tasks import bundle_task, slots_task
 from app.domain.complements import ComplementMap
 from app.domain.errors import InvalidRequest, ProductNotFound
@@ -42,6 +43,7 @@ from app.vocabularies import Vocabularies
 
 Compose = Literal["llm", "vector"]
 POOL = 60  # candidates fetched per slot before the hard constraints
+DEFAULTS = ComplementMap("learned", {}, "the curated defaults (app/bundles/defaults/)")  # a marker
 SHOWN = 8  # candidates per slot the LLM chooses from
 
 
@@ -100,12 +102,14 @@ class BundleService:
         vocabularies: Vocabularies,
         *,
         fusion: Fusion = Fusion(),
+        defaults: ComplementMap | None = DEFAULTS,
     ) -> None:
         self._index = index
         self._stage = stage if stage is not None and stage.enabled else None
         self._store = store
         self._vocabularies = vocabularies
         self._fusion = fusion
+        self._defaults = load_defaults() if defaults is DEFAULTS else defaults
 
     async def bundle(self, catalog: str, q: BundleQuery) -> BundleResult:
         start = time.perf_counter()
@@ -126,7 +130,7 @@ class BundleService:
             anchor_products,
             q.slots,
             known,
-            maps=lambda source: self._store.get(catalog, source),
+            maps=lambda source: self._map(catalog, source),
             propose=self._proposer(catalog),
             max_items=q.max_items,
         )
@@ -166,6 +170,11 @@ class BundleService:
             timings={**timings, "total": _ms(start)},
             llm=[u for u in (plan.usage, composed.usage) if u is not None],
         )
+
+    async def _map(self, catalog: str, source: MapSource) -> ComplementMap | None:
+        if source == "default":
+            return self._defaults
+        return await self._store.get(catalog, source)
 
     async def complement_maps(self, catalog: str) -> tuple[ComplementMap | None, ComplementMap | None]:
         await self._vocabularies.get(catalog)  # 404 for an unknown catalog
