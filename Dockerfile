@@ -31,6 +31,7 @@ COPY app ./app
 COPY embeddings ./embeddings
 COPY evals ./evals
 COPY prompts ./prompts
+COPY models ./models
 COPY scripts ./scripts
 COPY data/sample ./data/sample
 # Editable, so the code's own paths (prompts/, evals/) resolve under /srv/aisle; the build backend

@@ -1,6 +1,6 @@
 """The `aisle` command: `aisle ingest ...`, `aisle complements learn ...`, `aisle keys ...`,
-`aisle db migrate`, `aisle eval ...` and `aisle serve`. The process entrypoint, so the one
-place that reads the environment (`Settings.from_env(os.environ)`)."""
+`aisle db migrate`, `aisle eval ...`, `aisle embeddings adapt ...` and `aisle serve`. The process
+entrypoint, so the one place that reads the environment (`Settings.from_env(os.environ)`)."""
 
 from __future__ import annotations
 
@@ -279,9 +279,11 @@ def parser() -> argparse.ArgumentParser:
         help="server processes (more than one needs QDRANT_URL and PROMETHEUS_MULTIPROC_DIR)",
     )
     add_parsers(sub)
+    from embeddings.adapt import add_parser as add_embeddings_parser
     from evals.args import add_parser
 
     add_parser(sub)
+    add_embeddings_parser(sub)
     return root
 
 
@@ -304,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(keys(settings, args))
     if args.command == "db":
         return asyncio.run(db(settings))
+    if args.command == "embeddings":
+        from embeddings.adapt import main as adapt_main
+
+        return adapt_main(args)
     if args.command == "eval":
         from evals.cli import main as eval_main
 

@@ -24,6 +24,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from opentelemetry import trace
 
 from app.adapters.edge_index import EdgeVectorIndex
+from app.adapters.lightgbm_ranker import LightGBMRanker
 from app.adapters.memory_cache import MemoryCache
 from app.adapters.memory_rate_limiter import MemoryRateLimiter
 from app.adapters.memory_store import MemoryControlStore
@@ -52,6 +53,7 @@ from app.assistant.service import AssistantService
 from app.auth.admin import KeyAdmin
 from app.auth.startup import open_gate
 from app.bundles.service import BundleService
+from app.domain.errors import RankerUnavailable
 from app.domain.models import Fusion
 from app.llm.gate import EvalGate
 from app.llm.prompts import load_prompts
@@ -60,6 +62,9 @@ from app.llm.stage import LLMStage, LLMStageSettings
 from app.observability.metrics import Metrics
 from app.observability.tracing import Tracing, build_tracing
 from app.ports import Cache, ControlStore, Embedder, LLMClient, RateLimiter, VectorIndex
+from app.ranking.boost import TypeBoost
+from app.ranking.catalog import CatalogContexts
+from app.ranking.stage import RankingStage
 from app.search.service import RecommendationService, Retrieval
 from app.settings import Settings
 from app.store.complement_import import import_complement_files
@@ -191,6 +196,24 @@ def build_retrieval(settings: Settings) -> Retrieval:
     return Retrieval(mode=settings.retrieval, fusion=fusion)
 
 
+def build_ranking(settings: Settings, index: VectorIndex) -> RankingStage:
+    """The learned ranking stage; without a loadable model it serves the retrieval order and every
+    search response names why (`ranker.fallback`)."""
+    contexts = CatalogContexts(index)
+    unavailable = "ranker_disabled"
+    if settings.ranker_model is not None:
+        try:
+            return RankingStage(
+                LightGBMRanker.load(settings.ranker_model), contexts, depth=settings.ranker_depth
+            )
+        except RankerUnavailable as e:
+            log.warning("ranker_unavailable", error=str(e))
+            unavailable = "ranker_unavailable"
+    if settings.type_boost > 0:  # no learned model: the product-type soft boost, if asked for
+        return RankingStage(TypeBoost(settings.type_boost), contexts, depth=settings.ranker_depth)
+    return RankingStage(None, contexts, depth=settings.ranker_depth, unavailable=unavailable)
+
+
 async def build_deps(settings: Settings) -> Deps:
     embedder = await anyio.to_thread.run_sync(build_embedder, settings)
     return Deps(
@@ -277,9 +300,11 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             if owned:
                 await close_deps(active)
             raise
+        ranking = build_ranking(settings, active.index)
         service = RecommendationService(
-            active.embedder, active.index, stage, build_retrieval(settings), telemetry.tracer
+            active.embedder, active.index, stage, build_retrieval(settings), telemetry.tracer, ranking
         )
+        await ranking.warm()
         app.state.service = service
         app.state.llm_stage = stage
         vocabularies = Vocabularies(active.index)

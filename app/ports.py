@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.control_plane import ApiKey, CatalogSettings, RateLimit
 from app.domain.llm import LLMRequest, LLMResponse
 from app.domain.models import CatalogInfo, FacetField, IndexRecord, ScoredProduct, VectorQuery
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 
 class Embedder(Protocol):
@@ -87,6 +91,21 @@ class ComplementStore(Protocol):
     async def get(self, catalog: str, source: ComplementSource) -> ComplementMap | None: ...
 
     async def put(self, catalog: str, value: ComplementMap) -> None: ...
+
+
+class Ranker(Protocol):
+    """A learned ranking model: one score per feature row (higher ranks first). `features` names
+    the columns it was trained on, in order (app/ranking/features.py); `version` identifies it."""
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def features(self) -> tuple[str, ...]: ...
+
+    def score(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Blocking and CPU-bound; the ranking stage calls it in a worker thread."""
+        ...
 
 
 class Cache(Protocol):

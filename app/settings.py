@@ -17,7 +17,7 @@ from app.domain.search import RetrievalMode
 
 VectorBackend = Literal["edge", "qdrant"]
 EmbedBackend = Literal["torch", "onnx"]
-DEFAULT_EMBED_BACKEND: EmbedBackend = "torch"
+DEFAULT_EMBED_BACKEND: EmbedBackend = "onnx"  # not worse than torch int8 in CV (docs/evals.md)
 DEFAULT_RETRIEVAL: RetrievalMode = "hybrid"  # chosen by the eval (docs/evals.md)
 _ROOT = Path(__file__).resolve().parents[1]
 PROMPTS_DIR = _ROOT / "prompts"
@@ -53,6 +53,9 @@ def redact_url(value: str) -> str:
     if host is None and netloc == parts.netloc and query == parts.query:
         return value
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+DEFAULT_RANKER_MODEL = _ROOT / "models" / "ranker" / "v1"  # chosen by CV (docs/evals.md)
 
 
 class SettingsError(ValueError):
@@ -97,6 +100,13 @@ def _retrieval(env: Mapping[str, str]) -> RetrievalMode:
     if raw not in ("dense", "hybrid", "lexical"):
         raise SettingsError(f"AISLE_RETRIEVAL must be dense, hybrid or lexical, got {raw!r}")
     return raw  # type: ignore[return-value]
+
+
+def _ranker_model(env: Mapping[str, str]) -> Path | None:
+    raw = (env.get("AISLE_RANKER_MODEL") or "").strip()
+    if raw.lower() in ("off", "none", "false", "0"):
+        return None
+    return Path(raw) if raw else DEFAULT_RANKER_MODEL
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -186,7 +196,7 @@ class Settings:
     retrieval: RetrievalMode = DEFAULT_RETRIEVAL
     prometheus_multiproc_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR, for several workers
     otel_enabled: bool = False  # OTEL_SDK_DISABLED=false and an OTLP endpoint turn tracing export on
-    # Weighted RRF tuned on the dev split of the Icecat judgments (docs/evals.md, evals/tune.py).
+    # Weighted RRF: nested CV chose k=10, lexical 2-3, 50 per list in 13 of 15 folds (docs/evals.md).
     fusion_k: int = 10
     fusion_dense_weight: float = 1.0
     fusion_sparse_weight: float = 3.0
@@ -212,6 +222,10 @@ class Settings:
     keep_alive_s: int = 75  # above ALB's 60 s idle timeout: the client side must close first
     metrics_max_catalogs: int = 100  # catalogs labelled in aisle_index_products; the rest sum as "_other"
     ingest_max_delete_fraction: float = 0.2  # a full sync refuses to delete more without --force
+    # The learned ranking stage (app/ranking/): a model directory, or None for the retrieval order.
+    ranker_model: Path | None = DEFAULT_RANKER_MODEL
+    ranker_depth: int = 100
+    type_boost: float = 0.0  # the product-type soft boost, served only without a learned model
 
     @property
     def llm_enabled(self) -> bool:
@@ -301,6 +315,9 @@ class Settings:
             keep_alive_s=_int(env, "AISLE_KEEP_ALIVE_S", 75, low=1, high=3600),
             metrics_max_catalogs=_int(env, "AISLE_METRICS_MAX_CATALOGS", 100, low=1, high=10_000),
             ingest_max_delete_fraction=_float(env, "AISLE_INGEST_MAX_DELETE_FRACTION", 0.2, high=1.0),
+            ranker_model=_ranker_model(env),
+            ranker_depth=_int(env, "AISLE_RANKER_DEPTH", 100, low=2, high=1000),
+            type_boost=_float(env, "AISLE_TYPE_BOOST", 0.0),
         )
 
     def redacted(self) -> dict[str, object]:

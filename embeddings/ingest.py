@@ -208,7 +208,7 @@ async def ingest(  # noqa: PLR0913 - keyword-only options, one per CLI flag
             await index.upsert(
                 catalog,
                 [
-                    IndexRecord(p.product, v, p.content_hash, document_vector(p.product))
+                    IndexRecord(p.product, v, p.content_hash, document_vector(p.product, p.text))
                     for p, v in zip(batch, vectors, strict=True)
                 ],
             )

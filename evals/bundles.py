@@ -54,8 +54,7 @@ from app.ports import Embedder
 from app.settings import Settings, embedding_model_id
 from embeddings.ingest import ingest
 from embeddings.readers import read_catalog
-from evals.embed_cache import DEFAULT_PATH as EMBED_CACHE
-from evals.embed_cache import CachedEmbedder, VectorCache
+from evals.embed_cache import CachedEmbedder, cache_path
 from evals.fashion import OTHER, read_myntra
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +90,8 @@ def prepare(settings: Settings, products: list[Product], catalog: str, embedder:
         try:
             summary = await ingest(products, catalog, embedder, index, model_id=embedding_model_id(settings))
             print(f"{catalog}: {summary}", flush=True)
+            if isinstance(embedder, CachedEmbedder):
+                embedder.save()
         finally:
             await index.close()
 
@@ -470,7 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llm-deadline-ms", type=int, default=60_000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "evals" / "bundles-report.json")
     parser.add_argument(
-        "--embed-cache", type=Path, default=EMBED_CACHE, help="vectors by text, reused across runs (var/)"
+        "--embed-cache",
+        type=Path,
+        default=ROOT / "var" / "embed-cache",
+        help="vectors by text, reused across runs (evals/embed_cache.py)",
     )
     args = parser.parse_args(argv)
     settings = Settings(
@@ -479,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         llm_deadline_ms=args.llm_deadline_ms,
     )
     embedder = CachedEmbedder(
-        build_embedder(settings, threads=2), VectorCache(args.embed_cache, embedding_model_id(settings))
+        build_embedder(settings, threads=2), cache_path(args.embed_cache, embedding_model_id(settings))
     )
     llm = OpenAILLMClient(args.llm_url, "unused", args.llm_model) if args.llm_url else None
     started = time.perf_counter()

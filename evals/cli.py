@@ -14,8 +14,9 @@ from typing import Any
 from ranx import Qrels, Run, compare, evaluate
 
 from app.llm.prompts import load_prompts
-from app.settings import Settings
+from app.settings import Settings, embedding_model_id
 from evals.args import ROOT
+from evals.cvrun import cv_section, ship_ranker
 from evals.datasets import read_judgments
 from evals.report import write
 from evals.runner import METRICS, run_pipelines, score
@@ -45,11 +46,39 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     judgments = read_judgments(args.judgments)
     names = args.pipelines or ["bm25", "dense", "hybrid", "default"]
     settings = replace(settings, data_dir=args.work_dir)
-    results, meta = asyncio.run(run_pipelines(settings, judgments, names, files=args.catalog_files))
+    want_rows = args.cv or args.candidates_out is not None
+    run = asyncio.run(
+        run_pipelines(
+            settings,
+            judgments,
+            names,
+            files=args.catalog_files,
+            embed_cache=args.embed_cache,
+            collect_candidates=want_rows,
+        )
+    )
+    results, meta = run.results, run.meta
+    if args.candidates_out is not None and run.candidates is not None:
+        run.candidates.save(args.candidates_out)
     scored = score(judgments, results)
+    cv = None
+    if args.cv:
+        cv = cv_section(
+            judgments,
+            results,
+            run.candidates,
+            fusion_runs=run.fusion_runs,
+            ranker_in_default=settings.ranker_model is not None
+            and meta.get("ranker") not in (None, "ranker_disabled", "ranker_unavailable"),
+            k=args.folds,
+            repeats=args.repeats,
+            progress=lambda line: print(line, flush=True),
+        )
+        if args.ranker_out is not None and run.candidates is not None:
+            ship_ranker(run.candidates, judgments, cv, args.ranker_out, embedder=embedding_model_id(settings))
     prompt = load_prompts(settings.prompts_dir, dict(settings.prompt_pins))["rerank"].key
     gate = llm_gate_entries(scored, settings, prompt)
-    report = write(args.out, judgments, results, scored, meta, gate)
+    report = write(args.out, judgments, results, scored, meta, gate, cv)
     if args.write_gate is not None and gate:
         args.write_gate.write_text(json.dumps({"entries": gate}, indent=2) + "\n")
     for name, entry in scored.items():
@@ -58,6 +87,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             f"{name:16s} nDCG@10 all={m['all']['ndcg@10']:.4f} dev={m['dev']['ndcg@10']:.4f} "
             f"validation={m['validation']['ndcg@10']:.4f}"
         )
+    if cv is not None:
+        for name, s in cv["pipelines"].items():
+            vb = s.get("vs_baseline", {})
+            print(
+                f"CV {name:22s} {s['cv_mean']:.4f} [{s['ci95'][0]:.4f}, {s['ci95'][1]:.4f}] "
+                f"ratio {vb.get('ratio', 1.0):.3f} p={vb.get('p_randomization', 1.0)}"
+            )
     print(f"target: {json.dumps(report['target'])}")
     print(f"report: {args.out / 'report.md'} (wall {meta['wall_seconds']} s)")
     return 0
@@ -97,11 +133,11 @@ def cmd_gate(settings: Settings, args: argparse.Namespace) -> int:
     baseline = json.loads(args.baseline.read_text())
     judgments = read_judgments(ROOT / baseline["judgments"])
     settings = replace(settings, data_dir=args.work_dir)
-    results, _ = asyncio.run(
+    results = asyncio.run(
         run_pipelines(
             settings, judgments, [baseline["pipeline"]], files=[ROOT / baseline["catalog"]], catalog="gate"
         )
-    )
+    ).results
     measured = score(judgments, results)[baseline["pipeline"]]["unjudged_irrelevant"]["all"][
         baseline["metric"]
     ]
@@ -131,4 +167,8 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         return cmd_run(settings, args)
     if args.eval_command == "compare":
         return cmd_compare(args)
+    if args.eval_command == "cv-merge":
+        from evals.cvmerge import main as merge_main
+
+        return merge_main(args.runs, args.out)
     return cmd_gate(settings, args)

@@ -1,122 +1,77 @@
-"""An `Embedder` that remembers: vectors by (model id, text) in a SQLite file under var/, so the
-bundle eval re-embeds only the products whose text changed (a category change rewrites a
-product's text) instead of the whole 19,406 + 12,491 products (20+ minutes on the shared 2-core
-machine). Evals only: the service never caches vectors this way.
+"""A disk cache in front of an `Embedder`, for evals only: the same text embedded by the same model
+gets the same vector back without running the model again.
 
-    python -m evals.embed_cache --from-index var/evals-bundles/icecat --catalog icecat
-
-fills the cache from an index built earlier (its stored vectors, keyed by the text each stored
-product embeds to today).
+Eval runs re-ingest the 19,406-product catalog whenever the sparse vectors or the payload change
+(the content hash covers both) although the dense vectors did not change; embedding dominates that
+cost (minutes on 2 shared cores). The cache is keyed by the text's SHA-1 and lives in one `.npz`
+per embedding model id under the eval work dir (gitignored `var/`). Serving never uses it.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import hashlib
-import sqlite3
-import sys
-import threading
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from app.adapters.edge_index import EdgeVectorIndex
 from app.ports import Embedder
-from app.settings import Settings, embedding_model_id
-from embeddings.text import product_text
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_PATH = ROOT / "var" / "embed-cache.sqlite"
+_FLUSH_EVERY = 4096
 
 
-def _key(model_id: str, text: str) -> str:
-    return hashlib.sha256(f"{model_id}\0{text}".encode()).hexdigest()
+def _key(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
-class VectorCache:
-    def __init__(self, path: Path, model_id: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
-        self._lock = threading.Lock()
-        self.model_id = model_id
-
-    def get(self, texts: Sequence[str]) -> dict[str, list[float]]:
-        keys = {_key(self.model_id, t): t for t in texts}
-        found: dict[str, list[float]] = {}
-        with self._lock:
-            items = list(keys)
-            for start in range(0, len(items), 500):
-                chunk = items[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for key, blob in self._db.execute(
-                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})",
-                    chunk,
-                ):
-                    found[keys[key]] = np.frombuffer(blob, dtype=np.float32).tolist()
-        return found
-
-    def put(self, pairs: Sequence[tuple[str, Sequence[float]]]) -> None:
-        with self._lock:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                [(_key(self.model_id, t), np.asarray(v, dtype=np.float32).tobytes()) for t, v in pairs],
-            )
-            self._db.commit()
+def cache_path(root: Path, model_id: str) -> Path:
+    slug = "".join(c if c.isalnum() or c in "-_.@+" else "_" for c in model_id)
+    return root / f"{slug}.npz"
 
 
 class CachedEmbedder:
-    def __init__(self, inner: Embedder, cache: VectorCache) -> None:
+    def __init__(self, inner: Embedder, path: Path) -> None:
         self._inner = inner
-        self._cache = cache
+        self._path = path
+        self._vectors: dict[str, np.ndarray] = {}
+        self._unsaved = 0
         self.hits = 0
         self.misses = 0
+        if path.is_file():
+            with np.load(path) as data:
+                for key, row in zip(data["keys"], data["vectors"], strict=True):
+                    self._vectors[str(key)] = row
 
     @property
     def dimension(self) -> int:
         return self._inner.dimension
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        known = self._cache.get(texts)
-        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        keys = [_key(t) for t in texts]
+        missing = list(
+            dict.fromkeys(k_t for k_t in zip(keys, texts, strict=True) if k_t[0] not in self._vectors)
+        )
         if missing:
-            fresh = self._inner.embed(missing)
-            self._cache.put(list(zip(missing, fresh, strict=True)))
-            known |= dict(zip(missing, fresh, strict=True))
-        self.hits += len(texts) - len(missing)
+            vectors = self._inner.embed([t for _, t in missing])
+            for (key, _), vector in zip(missing, vectors, strict=True):
+                self._vectors[key] = np.asarray(vector, dtype=np.float32)
+            self._unsaved += len(missing)
+            if self._unsaved >= _FLUSH_EVERY:
+                self.save()
         self.misses += len(missing)
-        return [known[t] for t in texts]
+        self.hits += len(texts) - len(missing)
+        return [self._vectors[k].tolist() for k in keys]
 
-
-async def _backfill(data_dir: Path, catalog: str, cache: VectorCache) -> int:
-    index = EdgeVectorIndex(data_dir)
-    try:
-        ids = list(await index.fingerprints(catalog))
-        added = 0
-        for start in range(0, len(ids), 1000):
-            records = await index.retrieve(catalog, ids[start : start + 1000])
-            cache.put([(product_text(r.product), r.vector) for r in records])
-            added += len(records)
-        return added
-    finally:
-        await index.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--from-index", type=Path, required=True, help="an Edge data directory")
-    parser.add_argument("--catalog", required=True)
-    parser.add_argument("--cache", type=Path, default=DEFAULT_PATH)
-    args = parser.parse_args(argv)
-    cache = VectorCache(args.cache, embedding_model_id(Settings()))
-    added = asyncio.run(_backfill(args.from_index, args.catalog, cache))
-    print(f"{added} vectors from {args.from_index} ({args.catalog}) -> {args.cache}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    def save(self) -> None:
+        if not self._unsaved and self._path.is_file():
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        keys = np.array(list(self._vectors), dtype="U40")
+        vectors = np.stack(list(self._vectors.values())) if self._vectors else np.zeros((0, self.dimension))
+        fd, tmp = tempfile.mkstemp(dir=self._path.parent, suffix=".npz")
+        os.close(fd)
+        np.savez(tmp, keys=keys, vectors=vectors.astype(np.float32))
+        os.replace(tmp, self._path)
+        self._unsaved = 0

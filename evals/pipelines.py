@@ -16,6 +16,7 @@ from app.domain.models import Fusion, Product
 from app.domain.search import RerankMode
 from app.llm.stage import LLMStage
 from app.ports import Embedder, VectorIndex
+from app.ranking.stage import RankingStage
 from app.search.service import RecommendationService, Retrieval
 from app.settings import Settings
 from embeddings.text import product_text
@@ -96,14 +97,19 @@ def build_pipeline(
     index: VectorIndex,
     catalog: str,
     llm: LLMStage | None,
+    ranking: RankingStage | None = None,
 ) -> Pipeline:
+    """`ranking` (the served learned ranker) applies to `default` only, as the API serves it."""
     if name == "bm25":
         return BM25Pipeline(products)
     retrieval = retrieval_for(name, settings)
     if retrieval is None:
         raise ValueError(f"unknown pipeline {name!r}; known: {', '.join(PIPELINES)} (append +llm to re-rank)")
+    rank = ranking if name.removesuffix("+llm") == "default" else None
     if name.endswith("+llm"):
         if llm is None:
             raise ValueError(f"pipeline {name!r} needs an LLM: set LLM_BASE_URL / LLM_MODEL")
-        return service_pipeline(RecommendationService(embedder, index, llm, retrieval), catalog, rerank="llm")
-    return service_pipeline(RecommendationService(embedder, index, None, retrieval), catalog)
+        return service_pipeline(
+            RecommendationService(embedder, index, llm, retrieval, ranking=rank), catalog, rerank="llm"
+        )
+    return service_pipeline(RecommendationService(embedder, index, None, retrieval, ranking=rank), catalog)

@@ -8,6 +8,7 @@ dropped before scoring. Both are reported for all queries and for the dev / vali
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from collections import Counter
@@ -20,18 +21,33 @@ import numpy as np
 from ranx import Qrels, Run, evaluate
 
 from app.adapters.edge_index import EdgeVectorIndex
-from app.domain.models import Product
+from app.domain.lexical import query_vector
+from app.domain.models import Fusion, Product, VectorQuery
+from app.domain.search import normalize_query
 from app.llm.stage import LLMStage
-from app.main import build_cache, build_embedder, build_llm, build_stage
+from app.main import build_cache, build_embedder, build_llm, build_ranking, build_stage
 from app.ports import Embedder
+from app.ranking.catalog import CatalogContexts
+from app.ranking.stage import RankingStage
+from app.search.service import RecommendationService
 from app.settings import Settings, embedding_model_id
 from embeddings.ingest import IngestSummary, ingest
 from embeddings.readers import RowError, read_products
 from evals.datasets import Judgments
-from evals.pipelines import Pipeline, Ranked, build_pipeline
+from evals.embed_cache import CachedEmbedder, cache_path
+from evals.pipelines import Pipeline, Ranked, build_pipeline, retrieval_for
+from evals.ranker import Candidates, RecordingRanker, collect
 
 METRICS = ["ndcg@10", "ndcg@100", "recall@10", "recall@100", "mrr@10", "precision@10"]
 DEPTH = 100
+
+
+@dataclass(slots=True)
+class EvalRun:
+    results: list[PipelineResult]
+    meta: dict[str, Any]
+    candidates: Candidates | None = None  # the learned ranker's rows, when asked for
+    fusion_runs: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # grid point -> rankings
 
 
 @dataclass(slots=True)
@@ -129,18 +145,30 @@ async def run_pipelines(
     files: Sequence[Path],
     catalog: str = "eval",
     ingest_threads: int = 2,
-) -> tuple[list[PipelineResult], dict[str, Any]]:
+    embed_cache: Path | None = None,
+    collect_candidates: bool = False,
+) -> EvalRun:
     started = time.perf_counter()
-    index, products, summary = await prepare_catalog(
-        settings, files, catalog, build_embedder(settings, threads=ingest_threads)
-    )
+    ingest_embedder: Embedder = build_embedder(settings, threads=ingest_threads)
+    if embed_cache is not None:
+        ingest_embedder = CachedEmbedder(
+            ingest_embedder, cache_path(embed_cache, embedding_model_id(settings))
+        )
+    index, products, summary = await prepare_catalog(settings, files, catalog, ingest_embedder)
+    if isinstance(ingest_embedder, CachedEmbedder):
+        ingest_embedder.save()
     embedder = build_embedder(settings)  # serving threads (torch's thread count is process-global)
     llm_client = build_llm(settings)
     stage: LLMStage | None = None
     if llm_client is not None:
         stage = build_stage(settings, llm_client, build_cache(settings))
     results = []
+    candidates: Candidates | None = None
+    fusion_runs: dict[str, dict[str, list[str]]] = {}
+    ranking = build_ranking(settings, index)
     try:
+        if ranking.model is not None and any(n.removesuffix("+llm") == "default" for n in names):
+            await ranking.prepare(catalog)
         for name in names:
             pipeline: Pipeline = build_pipeline(
                 name,
@@ -150,6 +178,7 @@ async def run_pipelines(
                 index=index,
                 catalog=catalog,
                 llm=stage,
+                ranking=ranking,
             )
             await pipeline("warm up", 10)
             result = PipelineResult(name)
@@ -158,6 +187,9 @@ async def run_pipelines(
                 result.ranked[qid] = await pipeline(text, DEPTH)
             result.seconds = time.perf_counter() - t0
             results.append(result)
+        if collect_candidates:
+            candidates = await collect_ranker_rows(settings, embedder, index, catalog, judgments)
+            fusion_runs = await run_fusion_grid(embedder, index, catalog, judgments)
     finally:
         await index.close()
         if llm_client is not None:
@@ -174,10 +206,60 @@ async def run_pipelines(
             "seconds": round(summary.seconds, 1),
         },
         "wall_seconds": round(time.perf_counter() - started, 1),
+        "ranker": ranking.model or ranking.unavailable,
         "settings": {
             k: v
             for k, v in settings.redacted().items()
-            if k.startswith(("embed", "fusion", "retrieval", "llm_model", "llm_cand"))
+            if k.startswith(("embed", "fusion", "retrieval", "llm_model", "llm_cand", "ranker"))
         },
     }
-    return results, meta
+    return EvalRun(results, meta, candidates, fusion_runs)
+
+
+FUSION_GRID = [
+    Fusion(k=k, dense_weight=1.0, sparse_weight=w, depth=d)
+    for k in (10, 60)
+    for w in (1.0, 2.0, 3.0)
+    for d in (50, 100)
+]
+
+
+def fusion_key(fusion: Fusion) -> str:
+    return f"k={fusion.k} sparse={fusion.sparse_weight:g} depth={fusion.depth}"
+
+
+async def run_fusion_grid(
+    embedder: Embedder, index: EdgeVectorIndex, catalog: str, judgments: Judgments
+) -> dict[str, dict[str, list[str]]]:
+    """Hybrid retrieval (no ranker) at every fusion setting of `FUSION_GRID`, 10 results per query
+    as the API serves a default page: for choosing the fusion by nested CV (evals/cvrun.py)."""
+    vectors = {
+        qid: (await asyncio.to_thread(embedder.embed, [text]))[0] for qid, text in judgments.queries.items()
+    }
+    out: dict[str, dict[str, list[str]]] = {}
+    for fusion in FUSION_GRID:
+        runs: dict[str, list[str]] = {}
+        for qid, text in judgments.queries.items():
+            query = VectorQuery(
+                positives=(vectors[qid],), limit=10, sparse=query_vector(normalize_query(text)), fusion=fusion
+            )
+            runs[qid] = [h.product.id for h in await index.query(catalog, query)]
+        out[fusion_key(fusion)] = runs
+    return out
+
+
+async def collect_ranker_rows(
+    settings: Settings, embedder: Embedder, index: EdgeVectorIndex, catalog: str, judgments: Judgments
+) -> Candidates:
+    """The learned ranker's training rows: the `default` retrieval, through the search use case,
+    with a ranking stage that records the features it computes (evals/ranker.py)."""
+    recorder = RecordingRanker()
+    stage = RankingStage(recorder, CatalogContexts(index), depth=settings.ranker_depth)
+    if not await stage.prepare(catalog):
+        raise RuntimeError(f"could not build the ranking statistics of catalog {catalog!r}")
+    retrieval = retrieval_for("default", settings)
+    assert retrieval is not None
+    service = RecommendationService(embedder, index, None, retrieval, ranking=stage)
+    return await collect(
+        service, recorder, catalog, judgments.queries, judgments.qrels, depth=settings.ranker_depth
+    )

@@ -14,6 +14,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+from numpy.typing import NDArray
+
 from app.adapters.memory_cache import MemoryCache
 from app.adapters.payload import filter_key
 from app.domain.complements import ComplementMap, ComplementSource
@@ -322,3 +325,39 @@ def chat_completion(
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+class LinearRanker:
+    """A `Ranker` scoring rows by a weighted sum of named features (NaN counts 0); `fail` makes
+    it raise, `features` can be overridden to test a model trained on other features."""
+
+    def __init__(
+        self,
+        weights: dict[str, float],
+        *,
+        fail: bool = False,
+        version: str = "fake-linear",
+        features: tuple[str, ...] | None = None,
+    ) -> None:
+        from app.ranking.features import FEATURES
+
+        self._features = features or FEATURES
+        self._weights = np.array([weights.get(f, 0.0) for f in self._features])
+        self._fail = fail
+        self._version = version
+        self.calls = 0
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self._features
+
+    def score(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+        self.calls += 1
+        if self._fail:
+            raise RuntimeError("model exploded")
+        scores: NDArray[np.float64] = np.nan_to_num(rows, nan=0.0) @ self._weights
+        return scores

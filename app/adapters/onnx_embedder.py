@@ -4,6 +4,8 @@ tokenizer. Mean pooling and L2 normalisation as sentence-transformers does them.
 
 The export runs on first use (torch + onnx, a few seconds) into `<cache_dir>/<name>/model.onnx`
 and is reused afterwards; the file name carries an export version so a change here re-exports.
+A model directory that ships its own export (`<model_dir>/onnx/model-int8-<version>.onnx`, as
+`aisle embeddings adapt --onnx` writes) is used as it is.
 docs/embeddings.md has the measured speed and quality against the torch embedder.
 """
 
@@ -21,6 +23,7 @@ import numpy as np
 from app.domain.errors import EmbedderUnavailable
 
 EXPORT_VERSION = "v1"
+ONNX_FILE = Path("onnx") / f"model-int8-{EXPORT_VERSION}.onnx"  # an export shipped inside a model dir
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -84,7 +87,10 @@ class OnnxEmbedder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        path = cache_dir / f"{name}-onnx-int8-{EXPORT_VERSION}" / "model.onnx"
+        shipped = model_dir / ONNX_FILE  # `aisle embeddings adapt --onnx` writes it there
+        path = (
+            shipped if shipped.is_file() else cache_dir / f"{name}-onnx-int8-{EXPORT_VERSION}" / "model.onnx"
+        )
         try:
             if not path.is_file():
                 export_int8(model_dir, path)

@@ -89,9 +89,31 @@ class Item(msgspec.Struct, omit_defaults=True):
         )
 
 
+FallbackReason = Annotated[
+    str,
+    msgspec.Meta(
+        description=(
+            "why (part of) the LLM's answer was not used: llm_disabled, timeout, connection_error, "
+            "rate_limited, server_error, rejected, invalid_output, circuit_open, overloaded, llm_error; "
+            "prompt_echo (the answer quoted its instructions); ungrounded_reason (some item reasons or "
+            "a bundle rationale stated what the product facts do not: the deterministic one is shown, "
+            "or none in search); the assistant's ungrounded_intent (its search text was not the "
+            "shopper's words: the parser's reading is used), ungrounded_reply, empty_llm_intent"
+        )
+    ),
+]
+
+
 class Fallback(msgspec.Struct, omit_defaults=True):
-    reason: str
+    reason: FallbackReason
     stage: str | None = None  # the assistant's step that fell back: "intent" or "reply"
+
+
+class RankerOut(msgspec.Struct):
+    """The learned ranking stage: the model that ordered the candidates, or why none did."""
+
+    model: str | None
+    fallback: str | None
 
 
 class RetrievalResponse(msgspec.Struct):
@@ -100,6 +122,7 @@ class RetrievalResponse(msgspec.Struct):
     fallback: Fallback | None
     cache: CacheState | None
     timings_ms: dict[str, float]
+    ranker: RankerOut | None = None
 
 
 class ProductOut(msgspec.Struct):

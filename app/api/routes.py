@@ -35,6 +35,7 @@ from app.api.dto import (
     Health,
     Item,
     ProductOut,
+    RankerOut,
     RetrievalResponse,
     SearchRequest,
     SimilarRequest,
@@ -65,8 +66,8 @@ CatalogName = Annotated[
 
 def _record_llm(usages: Sequence[LLMUsage], state: State) -> dict[str, int]:
     """The one way LLM work is recorded: a metrics observation per usage record (a search's LLM
-    step, each assistant or bundle task; Metrics folds `llm_disabled` into `disabled`), and the
-    canonical log line's totals."""
+    step, each assistant or bundle task; Metrics folds `llm_disabled` into `disabled`), one per
+    LLM-written string grounding kept from the response, and the canonical log line's totals."""
     metrics: Metrics = state.metrics
     for usage in usages:
         metrics.observe_llm(
@@ -77,7 +78,10 @@ def _record_llm(usages: Sequence[LLMUsage], state: State) -> dict[str, int]:
             usage.cache,
             state.cache_backend,
         )
-    return {"llm_calls": sum(u.calls for u in usages), "llm_tokens": sum(u.tokens for u in usages)}
+        metrics.observe_ungrounded(usage.ungrounded)
+    totals = {"llm_calls": sum(u.calls for u in usages), "llm_tokens": sum(u.tokens for u in usages)}
+    ungrounded = sum(len(u.ungrounded) for u in usages)
+    return {**totals, "llm_ungrounded": ungrounded} if ungrounded else totals
 
 
 def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalResponse:
@@ -90,6 +94,8 @@ def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalRe
         cache=result.cache,
         timings_ms=timings,
         **_record_llm(result.llm, state),
+        ranker=result.ranker,
+        ranker_fallback=result.ranker_fallback,
     )
     return RetrievalResponse(
         items=[Item.of(h, result.reasons.get(h.product.id)) for h in result.items],
@@ -97,6 +103,9 @@ def _respond(catalog: str, result: RetrievalResult, state: State) -> RetrievalRe
         fallback=Fallback(result.fallback) if result.fallback else None,
         cache=result.cache,
         timings_ms=timings,
+        ranker=RankerOut(result.ranker, result.ranker_fallback)
+        if result.ranker or result.ranker_fallback
+        else None,
     )
 
 

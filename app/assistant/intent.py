@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from app.domain.errors import LLMInvalidOutput
+from app.domain.errors import LLMInvalidOutput, LLMUngrounded
+from app.domain.grounding import Facts, Grounds, brand_names, ground_query
 from app.domain.models import Filters
 from app.domain.vocabulary import Vocabulary, mentioned
 from app.llm.output import extract_json
@@ -114,10 +115,14 @@ def intent_from_llm(
     *,
     numbers: Iterable[float] = (),
     brands: Iterable[str] | None = None,
+    said: str | None = None,
 ) -> Intent:
     """Read the LLM's intent strictly: categories must be the catalog's, brands the catalog's and
     named in the conversation (`brands`, when given), prices supported by `numbers` (what the
-    shopper said, the prices the assistant showed); anything else is dropped, and any other field (a `catalog`, say) is ignored."""
+    shopper said, the prices the assistant showed); anything else is dropped, and any other field
+    (a `catalog`, say) is ignored. With `said` (the shopper's own words), the search text must be
+    a reading of them (app/domain/grounding.py:ground_query), else the intent is ungrounded and the
+    parser's reading is used; an attribute that is not is dropped."""
     data = extract_json(text)
     if not isinstance(data, dict):
         raise LLMInvalidOutput("the intent is not a JSON object")
@@ -125,6 +130,15 @@ def intent_from_llm(
     if not isinstance(query, str) or not query.strip():
         raise LLMInvalidOutput('the intent has no "query" text')
     query = " ".join(query.split())[:MAX_QUERY_CHARS]
+    # The catalog's category names count as the shopper's words: "speakers" for "something to
+    # play music outside" is a reading, not an invention.
+    grounds = Grounds(Facts.of(*known.categories), brand_names(known.brands))
+    if said is not None:
+        failed = ground_query(query, said, grounds)
+        if failed is not None:
+            raise LLMUngrounded(
+                "ungrounded_intent", failed, f"the search text is not the shopper's ({failed})"
+            )
     numbers = list(numbers)
     low = _grounded_price(_price(data.get("price_min")), numbers)
     high = _grounded_price(_price(data.get("price_max")), numbers)
@@ -150,7 +164,9 @@ def intent_from_llm(
             dict.fromkeys(
                 " ".join(a.split())
                 for a in (attributes if isinstance(attributes, list) else [])
-                if isinstance(a, str) and _ATTRIBUTE.match(a.strip())
+                if isinstance(a, str)
+                and _ATTRIBUTE.match(a.strip())
+                and (said is None or ground_query(a, said, grounds) is None)
             )
         )[:MAX_ATTRIBUTES],
         sort=sort if sort in SORTS else "relevance",

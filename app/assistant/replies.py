@@ -1,6 +1,7 @@
 """Templated replies and reasons: the assistant's words when the LLM is not used or its reply
 was not grounded. Built only from the intent and the returned items, so they are grounded by
-construction."""
+construction; the search text they echo is the shopper's words (or the LLM's reading of them),
+passed through `plain` so no link, phone number or amount they hold is ever repeated."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from app.assistant.intent import Intent
 from app.domain.models import Product, ScoredProduct
 from app.domain.money import money
+from app.domain.statements import plain
 
 _SHOWN_IN_REPLY = 3
 
@@ -43,7 +45,7 @@ def _label(p: Product) -> str:
 
 def template_reply(intent: Intent, items: Sequence[ScoredProduct]) -> str:
     currency = items[0].product.currency if items else "USD"
-    what = intent.search_text or "products"
+    what = plain(intent.search_text) or "products"
     constraints = constraint_phrase(intent, currency)
     if not items:
         return (
@@ -60,7 +62,8 @@ def template_reply(intent: Intent, items: Sequence[ScoredProduct]) -> str:
 
 def template_reason(intent: Intent, item: ScoredProduct) -> str:
     p = item.product
-    facts = [f"matches “{intent.search_text}”"] if intent.search_text else []
+    wanted = plain(intent.search_text)
+    facts = [f"matches “{wanted}”"] if wanted else []
     if intent.brands and p.brand:
         facts.append(f"by {p.brand}")
     if p.price is not None and (intent.price_max is not None or intent.sort == "price_asc"):

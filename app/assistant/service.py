@@ -19,8 +19,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
-import structlog
-
 from app.assistant.conversation import Turn, transcript, validate_conversation
 from app.assistant.intent import (
     Intent,
@@ -30,11 +28,12 @@ from app.assistant.intent import (
 )
 from app.assistant.parser import IntentParser, shown_prices
 from app.assistant.replies import template_reason, template_reply
-from app.domain.errors import InvalidRequest, LLMInvalidOutput
-from app.domain.grounding import ground_reply
+from app.domain.errors import InvalidRequest, LLMInvalidOutput, LLMUngrounded
+from app.domain.grounding import Facts, Grounds, Reasons, brand_names, ground_reasons, ground_reply
 from app.domain.llm import LLMUsage
 from app.domain.models import Filters, ScoredProduct
 from app.domain.search import Ranking, RerankMode, RetrievalResult
+from app.domain.statements import without_links
 from app.domain.vocabulary import Vocabulary
 from app.llm.output import compact_facts, extract_json, parse_reasons
 from app.llm.stage import LLMStage
@@ -42,8 +41,6 @@ from app.llm.task import Task
 from app.observability.timing import elapsed_ms
 from app.ports import VectorIndex
 from app.vocabularies import Vocabularies
-
-log = structlog.get_logger("aisle.assistant")
 
 MAX_LIMIT = 20
 _SORT_POOL = 50  # a price sort re-orders the best this many matches, not the whole catalog
@@ -106,16 +103,24 @@ def _ms(since: float) -> float:
     return round(elapsed_ms(since), 3)
 
 
-def parse_reply(text: str, ids: Sequence[str]) -> tuple[str, dict[str, str]]:
+def parse_reply(text: str, items: Sequence[ScoredProduct], grounds: Grounds) -> tuple[str, Reasons]:
+    """The reply, grounded in the returned items (else the whole answer is `ungrounded_reply`),
+    and the reasons, each grounded in its own item (one that is not is templated instead)."""
     data = extract_json(text)
     reply = data.get("reply") if isinstance(data, dict) else None
     if not isinstance(reply, str) or not reply.strip():
         raise LLMInvalidOutput('the answer has no "reply" text')
+    grounded = ground_reply(reply, items, grounds)
+    if grounded.failed is not None:
+        raise LLMUngrounded(
+            "ungrounded_reply", grounded.failed, f"the reply is not grounded ({grounded.failed})"
+        )
+    ids = [i.product.id for i in items]
     try:
-        reasons = parse_reasons(text, ids) if ids else {}
+        raw = parse_reasons(text, ids) if ids else {}
     except LLMInvalidOutput:
-        reasons = {}  # the reply can stand without reasons; templated ones fill in
-    return reply, reasons
+        raw = {}  # the reply can stand without reasons; templated ones fill in
+    return grounded.text, ground_reasons(raw, {i.product.id: i.product for i in items}, grounds)
 
 
 def reconcile(llm: Intent, parsed: Intent) -> Intent:
@@ -150,18 +155,18 @@ def intent_task(c: Conversation) -> Task[Intent]:
             "categories": json.dumps(categories, ensure_ascii=False),
             "brands": json.dumps(hints, ensure_ascii=False) if hints else "(none)",
         },
-        lambda text: intent_from_llm(text, c.vocabulary, numbers=said, brands=hints),
+        lambda text: intent_from_llm(text, c.vocabulary, numbers=said, brands=hints, said=c.user_text),
         (c.catalog, c.transcript, categories, hints),
         enums=enums,
     )
 
 
-def reply_task(
-    c: Conversation, intent: Intent, items: Sequence[ScoredProduct]
-) -> Task[tuple[str, dict[str, str]]]:
-    """The reply text and a reason per returned item (only returned ids); the caller grounds the
-    text against the items before using it."""
+def reply_task(c: Conversation, intent: Intent, items: Sequence[ScoredProduct]) -> Task[tuple[str, Reasons]]:
+    """The reply text and a reason per returned item (only returned ids), grounded: the reply in
+    the returned items, each reason in its own item; the shopper's words license names, brands,
+    model numbers and amounts."""
     ids = [i.product.id for i in items]
+    grounds = Grounds(Facts.of(c.user_text), brand_names(c.vocabulary.brands))
     return Task(
         "reply",
         {
@@ -170,7 +175,7 @@ def reply_task(
             "products": compact_facts(items) or "(none)",
             "count": str(len(ids)),
         },
-        lambda text: parse_reply(text, ids),
+        lambda text: parse_reply(text, items, grounds),
         (c.catalog, c.transcript, [(i.product.id, i.content_hash) for i in items]),
         enums={"reasons": ids} if ids else {},
     )
@@ -214,8 +219,11 @@ class AssistantService:
         valid = validate_conversation(turns)
         vocabulary, parser = await self._vocabulary(catalog)  # CatalogNotFound -> 404 here
         user_text = " ".join(t.content for t in valid if t.role == "user")
+        # The parser reads words, not links or phone numbers: none of them becomes search text a
+        # templated reply would echo ("I found 5 matches for http evil example ...").
+        readable = [Turn(t.role, without_links(t.content)) for t in valid]
         return Conversation(
-            catalog, valid, limit, vocabulary, parser.parse(valid), transcript(valid), user_text, started
+            catalog, valid, limit, vocabulary, parser.parse(readable), transcript(valid), user_text, started
         )
 
     async def respond(self, conversation: Conversation) -> AssistantResult:
@@ -295,24 +303,18 @@ class AssistantService:
             result.reply, result.reasons = template_reply(result.intent, result.items), templated
             return
         answer = await self._stage.run(reply_task(c, result.intent, result.items))
-        usage, grounded = answer.usage, None
-        if answer.value is not None:
-            text, _ = answer.value
-            grounded = ground_reply(
-                text,
-                result.items,
-                brands=c.vocabulary.brands,
-                conversation=c.user_text,
-                secrets=[self._stage.prompt(n).system.template for n in ("intent", "reply")],
-            )
-            if grounded is None:
-                log.info("reply_not_grounded", reply=text[:300])
-                usage = replace(usage, fallback="ungrounded_reply")
-        result.llm.append(usage)
-        if grounded is None:
+        usage = answer.usage
+        if answer.value is None:  # failed, or the reply was not grounded (`ungrounded_reply`)
+            result.llm.append(usage)
             result._flag("reply", usage.fallback)
             result.reply, result.reasons = template_reply(result.intent, result.items), templated
             return
+        reply, reasons = answer.value
+        if reasons.ungrounded:  # those items keep their templated reason, and the response says so
+            checks = (*usage.ungrounded, *reasons.ungrounded.values())
+            usage = replace(usage, fallback="ungrounded_reason", ungrounded=checks)
+            result._flag("reply", usage.fallback)
+        result.llm.append(usage)
         result.reply_source = "llm"
-        result.reply = grounded.text
-        result.reasons = {**templated, **answer.value[1]} if answer.value else templated
+        result.reply = reply
+        result.reasons = {**templated, **reasons.text}

@@ -1,6 +1,7 @@
 """From a composition to what the response shows, as pure functions: per slot its item, up to
 three alternatives (no model line twice), whether and why it fits the anchor (fit.py) and its
-reason; the bundle's rationale, the LLM's only when it is grounded in the items, else a template."""
+reason; the bundle's rationale, the LLM's when it had a grounded one (compose.py grounds it), else
+a template."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 from app.bundles.candidates import fits_anchor, item_fit
 from app.bundles.compose import Composition, model_line
 from app.bundles.fit import Fit
-from app.domain.grounding import ground_reply
 from app.domain.models import Product, ScoredProduct
 from app.domain.money import money
 
@@ -97,17 +97,10 @@ def assemble_slots(
     return out
 
 
-def rationale(c: Composition, anchors: Sequence[Product], brands: Sequence[str]) -> str:
+def rationale(c: Composition, anchors: Sequence[Product]) -> str:
     items = list(c.picks.values())
     if c.rationale:
-        grounded = ground_reply(
-            c.rationale,
-            [*items, *(ScoredProduct(a, 1.0) for a in anchors)],
-            brands=brands,
-            conversation="",
-        )
-        if grounded is not None:
-            return grounded.text
+        return c.rationale
     if not items:
         return "No complementary items were found within the constraints."
     currency = anchors[0].currency

@@ -5,7 +5,10 @@ Vector: the best candidate per slot in candidate order, skipping an item whose b
 is already in the bundle; over budget, the most expensive pick is swapped for the best cheaper
 candidate of its slot, or its slot is dropped. LLM: ids only from that slot's candidates, one per
 slot (first wins), pinned slots untouchable, slots it skipped filled by the vector choice, the
-whole within budget, or the answer is invalid (one re-ask, then the vector bundle).
+whole within budget, or the answer is invalid (one re-ask, then the vector bundle). Each pick's
+reason is grounded in that item's facts, the rationale in the picks' and anchors' (the total and
+the budget may be stated); one that is not is left out (the template is shown) and recorded in
+`Composition.ungrounded`.
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app.domain.errors import LLMInvalidOutput
+from app.domain.grounding import RATIONALE, Facts, Grounds, ground_reasons, ground_reply
 from app.domain.models import Product, ScoredProduct, filter_key
-from app.llm.output import MAX_REASON_CHARS, extract_json
+from app.llm.output import extract_json
 
 _HAS_DIGIT = re.compile(r"\d")
-MAX_RATIONALE_CHARS = 400
 
 
 def model_line(p: Product) -> tuple[str, str]:
@@ -41,6 +44,7 @@ class Composition:
     reasons: dict[str, str] = field(default_factory=dict)  # product id -> reason
     rationale: str | None = None
     dropped: dict[str, str] = field(default_factory=dict)  # slot -> why it is empty
+    ungrounded: dict[str, str] = field(default_factory=dict)  # product id or "rationale" -> check
 
     def total(self) -> float:
         return round(sum(i.product.price or 0.0 for i in self.picks.values()), 2)
@@ -101,7 +105,9 @@ def parse_composition(
     fallback: Composition,
     pinned: Mapping[str, ScoredProduct],
     max_total: float | None,
+    grounds: Grounds,
 ) -> Composition:
+    """`grounds`: what a reason may draw on besides its item (the anchors, the budget)."""
     data = extract_json(text)
     raw = data.get("picks") if isinstance(data, dict) else None
     if not isinstance(raw, list):
@@ -110,6 +116,7 @@ def parse_composition(
     slot_keys = {filter_key(s): s for s in candidates}
     out = Composition(picks=dict(pinned))
     chosen = 0
+    reasons: dict[str, str] = {}
     for entry in raw:
         if not isinstance(entry, dict):
             continue
@@ -121,7 +128,7 @@ def parse_composition(
         chosen += 1
         reason = entry.get("reason")
         if isinstance(reason, str) and reason.strip():
-            out.reasons[pid] = " ".join(reason.split())[:MAX_REASON_CHARS]
+            reasons[pid] = " ".join(reason.split())
     if not chosen:
         raise LLMInvalidOutput("the answer picks no candidate of any slot")
     for slot, item in fallback.picks.items():  # slots the LLM skipped keep the vector choice
@@ -130,7 +137,21 @@ def parse_composition(
     out.dropped = {s: why for s, why in fallback.dropped.items() if s not in out.picks}
     if max_total is not None and out.total() > max_total + 1e-9:
         raise LLMInvalidOutput(f"the bundle costs {out.total():.2f}, over the budget of {max_total:.2f}")
+    grounded = ground_reasons(reasons, {i.product.id: i.product for i in out.picks.values()}, grounds)
+    out.reasons, out.ungrounded = grounded.text, dict(grounded.ungrounded)
     rationale = data.get("rationale")
     if isinstance(rationale, str) and rationale.strip():
-        out.rationale = " ".join(rationale.split())[:MAX_RATIONALE_CHARS]
+        _ground_rationale(out, " ".join(rationale.split()), grounds)
     return out
+
+
+def _ground_rationale(out: Composition, rationale: str, grounds: Grounds) -> None:
+    """The rationale is about the whole bundle: its items' facts, the anchors', and its total."""
+    items = list(out.picks.values())
+    currency = items[0].product.currency if items else None
+    total = Grounds(grounds.context | Facts.of(prices=[(out.total(), currency)]), grounds.brands)
+    checked = ground_reply(rationale, items, total, RATIONALE)
+    if checked.failed is None:
+        out.rationale = checked.text
+    else:
+        out.ungrounded["rationale"] = checked.failed

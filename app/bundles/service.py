@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from app.bundles.assemble import BundleSlot, assemble_slots, rationale
@@ -164,7 +164,7 @@ class BundleService:
             assemble_slots(slots, composition, candidates, fixed, anchor_products, explain=q.explain),
             plan,
             total_price=composition.total(),
-            rationale=rationale(composition, anchor_products, known.brands) if q.explain else None,
+            rationale=rationale(composition, anchor_products) if q.explain else None,
             ranking=composed.ranking,
             fallback=composed.fallback,
             timings={**timings, "total": _ms(start)},
@@ -248,4 +248,8 @@ class BundleService:
         answer = await self._stage.run(task)
         if answer.value is None:
             return Composed(vector, fallback=answer.fallback, usage=answer.usage)
+        if answer.value.ungrounded:  # those reasons (or the rationale) are templated instead
+            checks = (*answer.usage.ungrounded, *answer.value.ungrounded.values())
+            usage = replace(answer.usage, fallback="ungrounded_reason", ungrounded=checks)
+            return Composed(answer.value, "llm", fallback=usage.fallback, usage=usage)
         return Composed(answer.value, "llm", usage=answer.usage)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from app.bundles.compose import Composition, parse_composition
 from app.bundles.planner import anchor_facts, parse_slots
+from app.domain.grounding import Facts, Grounds, brand_names
 from app.domain.models import Product, ScoredProduct
 from app.domain.money import money
 from app.llm.output import compact_facts
@@ -39,6 +40,7 @@ def bundle_task(
     """One pick per slot from that slot's shown candidates, pinned slots untouched, the whole
     within `max_total` (`remaining` is what the open slots may spend); slots the LLM skips keep
     the vector choice."""
+    grounds = _grounds(anchors, shown, pinned, max_total)
     blocks = [f"Slot: {s} (fixed by the merchandiser): {i.product.title}" for s, i in pinned.items()]
     blocks += [f"Slot: {s}\n{compact_facts(items)}" for s, items in shown.items()]
     return Task(
@@ -48,7 +50,7 @@ def bundle_task(
             "slots": "\n\n".join(blocks),
             "budget": money(remaining, anchors[0].currency) if remaining is not None else "none",
         },
-        lambda text: parse_composition(text, shown, vector, pinned, max_total),
+        lambda text: parse_composition(text, shown, vector, pinned, max_total, grounds),
         (
             catalog,
             [(a.id, a.title) for a in anchors],
@@ -61,4 +63,20 @@ def bundle_task(
             "picks.slot": list(shown),
         },
         max_items={"picks": len(shown)},
+    )
+
+
+def _grounds(
+    anchors: Sequence[Product],
+    shown: Mapping[str, Sequence[ScoredProduct]],
+    pinned: Mapping[str, ScoredProduct],
+    max_total: float | None,
+) -> Grounds:
+    """What a pick's reason may draw on besides its item: the anchors' and the pinned items' facts
+    and the budget; the brands of everything shown are the names it must not give another item."""
+    related = [*anchors, *(i.product for i in pinned.values())]
+    budget = [(max_total, anchors[0].currency)] if max_total is not None and anchors else []
+    brands = {p.brand for p in related} | {i.product.brand for items in shown.values() for i in items}
+    return Grounds(
+        Facts.products(related) | Facts.of(prices=budget), brand_names(tuple(sorted(b for b in brands if b)))
     )

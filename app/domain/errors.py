@@ -48,6 +48,11 @@ class EmbedderUnavailable(DependencyUnavailable):
     """The embedding model is not loaded or failed."""
 
 
+class RankerUnavailable(AisleError):
+    """The learned ranking model cannot be loaded. Never reaches the client: the ranking stage
+    serves the retrieval order and names the reason as its fallback."""
+
+
 class IndexIncompatible(AisleError):
     """A catalog exists with a vector size other than the embedder's (a model change needs a re-ingest)."""
 
@@ -89,6 +94,18 @@ class LLMInvalidOutput(LLMUnavailable):
     """The answer was not usable: not JSON, wrong shape, no valid candidate id, empty, refused."""
 
     reason = "invalid_output"
+
+
+class LLMUngrounded(LLMInvalidOutput):
+    """The answer was well-formed but states what the facts do not support (app/domain/grounding.py):
+    a reply naming a product it did not return, a search text the shopper never said, an answer
+    quoting its instructions. Not re-asked; `reason` is the fallback (`ungrounded_reply`,
+    `ungrounded_intent`, `prompt_echo`), `check` the grounding check that failed."""
+
+    def __init__(self, reason: str, check: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.check = check
 
 
 class Unauthenticated(AisleError):

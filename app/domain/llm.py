@@ -39,7 +39,9 @@ class LLMResponse:
 class LLMUsage:
     """How one LLM task ended and what it cost: the one record every use case returns for each
     LLM task it ran (a search's re-rank/explain step counts as one), and the one thing the edge
-    turns into metrics and log totals. `fallback` is None when the task's answer was used."""
+    turns into metrics and log totals. `fallback` is None when the task's answer was used (all of
+    it: `ungrounded_reason` when some of its strings were replaced). `ungrounded` names the
+    grounding check each LLM-written string that was not shown failed (app/domain/grounding.py)."""
 
     task: str
     fallback: str | None = None
@@ -48,6 +50,7 @@ class LLMUsage:
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    ungrounded: tuple[str, ...] = ()
 
     @property
     def tokens(self) -> int:

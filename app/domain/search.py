@@ -25,11 +25,13 @@ class Timings:
     search_ms: float = 0.0
     llm_ms: float = 0.0
     total_ms: float = 0.0
+    rank_ms: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {
             "embed": round(self.embed_ms, 3),
             "search": round(self.search_ms, 3),
+            "rank": round(self.rank_ms, 3),
             "llm": round(self.llm_ms, 3),
             "total": round(self.total_ms, 3),
         }
@@ -42,6 +44,8 @@ class RetrievalResult:
     ranking: Ranking = "vector"
     reasons: dict[str, str] = field(default_factory=dict)
     llm: tuple[LLMUsage, ...] = ()  # the LLM step, when it was asked for: one record
+    ranker: str | None = None  # the learned ranking model that ordered the candidates, if any
+    ranker_fallback: str | None = None  # why it did not (app/ranking/stage.py)
 
     @property
     def fallback(self) -> str | None:

@@ -2,7 +2,8 @@
 
 Parsing is defensive (code fences, prose around the JSON) but validation is strict: ids must be
 candidates, duplicates are dropped, an answer with no usable id is a failure, reasons only for ids
-that were asked about. The stage then merges the valid part with the vector order.
+that were asked about. The stage then merges the valid part with the vector order. What a reason
+may say is grounding's business (app/domain/grounding.py), which bounds its length too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from app.domain.errors import LLMInvalidOutput
 from app.domain.models import ScoredProduct
 
-MAX_REASON_CHARS = 300
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _FACT_ATTRIBUTES = 3
 
@@ -56,6 +56,26 @@ def extract_json(text: str) -> Any:
     raise LLMInvalidOutput("the answer holds no JSON object")
 
 
+def answer_strings(text: str) -> list[str]:
+    """Every string value of the answer's JSON (keys left out): what the model wrote. The whole
+    text when it holds no JSON."""
+    try:
+        data = extract_json(text)
+    except LLMInvalidOutput:
+        return [text]
+    strings: list[str] = []
+    stack = [data]
+    while stack:  # a loop, not recursion: the answer's nesting is the model's choice
+        value = stack.pop()
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return strings
+
+
 def parse_ranking(text: str, candidate_ids: Sequence[str]) -> list[str]:
     """Valid, de-duplicated candidate ids in the LLM's order (possibly fewer than the candidates)."""
     data = extract_json(text)
@@ -88,7 +108,7 @@ def parse_reasons(text: str, asked_ids: Sequence[str]) -> dict[str, str]:
             continue
         pid, reason = str(pid), " ".join(reason.split())
         if pid in allowed and pid not in reasons and reason:
-            reasons[pid] = reason[:MAX_REASON_CHARS]
+            reasons[pid] = reason
     if not reasons:
         raise LLMInvalidOutput("the answer explains no listed product")
     return reasons

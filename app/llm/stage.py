@@ -1,13 +1,15 @@
 """The LLM stage: every LLM task (a search's re-rank and explain, the assistant's intent and reply,
 a bundle's slots and composition) runs through one path, `LLMStage.run`:
 
-    cache -> single-flight -> admission (breaker, bulkhead) -> retries (tenacity, bounded by the
-    deadline) -> LLMClient -> validate (one bounded re-ask on invalid output) -> cache
+    cache -> single-flight -> admission (breaker permit, bulkhead slot) -> retries (tenacity,
+    bounded by the deadline) -> LLMClient -> validate (no string quotes the instructions; the
+    task's own reading, grounded in the facts; one bounded re-ask on invalid output) -> cache
 
 A task never raises: any failure is an `Answer` with no value and the fallback reason, and the
 caller keeps its non-LLM result. Each run is bounded by an anyio cancel scope whose deadline is one
 budget from now, or one the caller shares between tasks (a search's re-rank then explain), so a
-slow LLM costs at most that budget, retries included.
+slow LLM costs at most that budget, retries included. The shared upstream call runs in its own
+task under the same deadline, so it too ends by then and gives back what admission lent it.
 """
 
 from __future__ import annotations
@@ -32,11 +34,14 @@ from app.domain.errors import (
     LLMServerError,
     LLMTimeout,
     LLMUnavailable,
+    LLMUngrounded,
 )
+from app.domain.grounding import quotes
 from app.domain.llm import ChatMessage, LLMRequest, LLMUsage
 from app.llm.gate import EvalGate
+from app.llm.output import answer_strings
 from app.llm.prompts import PromptTemplate
-from app.llm.resilience import Bulkhead, CircuitBreaker, SingleFlight
+from app.llm.resilience import Bulkhead, CircuitBreaker, Permit, SingleFlight
 from app.llm.task import Answer, Task
 from app.ports import Cache, LLMClient
 
@@ -147,6 +152,7 @@ class LLMStage:
         value: T | None = None
         hit = False
         fallback: str | None = None
+        ungrounded: tuple[str, ...] = ()
         with anyio.CancelScope(deadline=self.deadline() if deadline is None else deadline) as scope:
             try:
                 call = _Call(
@@ -160,6 +166,9 @@ class LLMStage:
                 )
                 answered = await self._answer(call)
                 value, hit = answered
+            except LLMUngrounded as e:
+                fallback, ungrounded = e.reason, (e.check,)
+                log.info("llm_fallback", prompt=template.key, reason=e.reason, detail=str(e))
             except LLMUnavailable as e:
                 fallback = e.reason
                 log.info("llm_fallback", prompt=template.key, reason=e.reason, detail=str(e))
@@ -176,6 +185,7 @@ class LLMStage:
             meter.calls,
             meter.prompt_tokens,
             meter.completion_tokens,
+            ungrounded,
         )
         return Answer(value if fallback is None else None, usage)
 
@@ -193,36 +203,61 @@ class LLMStage:
                 pass  # a stale or foreign entry: ask again
 
         async def upstream() -> tuple[T, str]:
-            with self._admitted():
-                return await self._consult(call)
+            value, raw = await self._flight(call)
+            # Written once, by the flight: the callers' deadlines cannot cut it, and followers do
+            # not write the same entry again.
+            await self._cache.set(key, raw.encode(), self._settings.cache_ttl_s)
+            return value, raw
 
-        (value, raw), _shared = await self._flights.do(key, upstream)
-        await self._cache.set(key, raw.encode(), self._settings.cache_ttl_s)
+        (value, _raw), _shared = await self._flights.do(key, upstream)
         return value, False
 
+    async def _flight(self, call: _Call[T]) -> tuple[T, str]:
+        """One shared upstream call, bounded by its own deadline: it runs in its own task (the
+        callers may leave), so nothing else would stop a server that never answers from holding
+        its bulkhead slot, and the breaker's probe, for good."""
+        if call.remaining() < _MIN_ATTEMPT_S:
+            raise LLMTimeout("no time left for an LLM call")  # not admitted, so not an outcome
+        with self._admitted() as permit:
+            with anyio.CancelScope(deadline=call.deadline) as scope:
+                return await self._consult(call)
+            if scope.cancelled_caught and call.meter.calls == 0:
+                permit.release()  # cut before the call started: it says nothing about the server
+            raise LLMTimeout("the LLM call ran past its deadline")
+
     @contextmanager
-    def _admitted(self) -> Iterator[None]:
-        """The one gate in front of the LLM server: the breaker must allow the call and the
-        bulkhead have room for it, and its outcome is recorded in the breaker. Only availability
-        counts: an answer we could not use means the server is up."""
-        if not self.breaker.allow():
+    def _admitted(self) -> Iterator[Permit]:
+        """The one gate in front of the LLM server: the breaker must admit the call and the
+        bulkhead have room for it. The breaker's permit is resolved exactly once: success when
+        the server answered (an answer we could not use still means it is up), failure on an
+        availability error, released unused when the call never happened (the bulkhead refused
+        it; a cancellation from outside, e.g. at shutdown)."""
+        permit = self.breaker.admit()
+        if permit is None:
             raise CircuitOpen("circuit breaker is open")
-        if not self.bulkhead.try_acquire():
-            raise Overloaded("too many LLM calls in flight")
-        success = False
-        try:
-            yield
-            success = True
-        except LLMInvalidOutput:
-            success = True
-            raise
-        finally:
-            self.bulkhead.release()
-            self.breaker.record(success)
+        with permit:
+            slot = self.bulkhead.acquire()
+            if slot is None:
+                raise Overloaded("too many LLM calls in flight")  # the permit leaves unused
+            with slot:
+                try:
+                    yield permit
+                except LLMInvalidOutput:
+                    permit.success()
+                    raise
+                except Exception:
+                    permit.failure()
+                    raise
+                permit.success()
 
     @staticmethod
     def _validated(call: _Call[T], text: str) -> T:
-        """The one place a task's value is produced: its own reading of the answer text."""
+        """The one place a task's value is produced: its own reading of the answer text, and
+        the check every answer passes, whatever the task: no string in it quotes the task's
+        instructions (an answer that does was steered by the text it was given; it is not
+        re-asked)."""
+        if quotes(answer_strings(text), call.template.system.template):
+            raise LLMUngrounded("prompt_echo", "prompt", "the answer quotes the prompt's instructions")
         return call.task.parse(text)
 
     async def _consult(self, call: _Call[T]) -> tuple[T, str]:
@@ -231,8 +266,8 @@ class LLMStage:
         try:
             return self._validated(call, text), text
         except LLMInvalidOutput as first:
-            if call.remaining() < _MIN_ATTEMPT_S:
-                raise
+            if isinstance(first, LLMUngrounded) or call.remaining() < _MIN_ATTEMPT_S:
+                raise  # an ungrounded answer is well-formed: asking again would not fix it
             retry = (
                 *call.messages,
                 ChatMessage("assistant", text[:2000]),

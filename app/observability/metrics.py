@@ -12,6 +12,8 @@ label would let anyone grow /metrics without bound (random methods grew it to 41
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -21,6 +23,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from app.domain.grounding import CHECKS
 
 LLM_OUTCOMES = (
     "ok",
@@ -35,6 +39,9 @@ LLM_OUTCOMES = (
     "disabled",
     "llm_error",
     "ungrounded_reply",  # the assistant's reply named something it did not return: templated instead
+    "ungrounded_intent",  # the assistant's search text was not the shopper's words: the parser's used
+    "ungrounded_reason",  # some item reasons (or a bundle rationale) were not grounded: templated
+    "prompt_echo",  # the answer quoted its instructions: not used
     "other",  # any reason not listed above (folded, so the label set stays closed)
 )
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -75,6 +82,12 @@ class Metrics:
             "Time spent in the LLM stage per request",
             ["outcome"],
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.llm_ungrounded = Counter(
+            "aisle_llm_ungrounded_total",
+            "LLM-written strings not shown because they were not grounded in the facts, by check",
+            ["check"],
             registry=r,
         )
         self.llm_calls = Counter("aisle_llm_upstream_calls_total", "Calls made to the LLM server", registry=r)
@@ -125,6 +138,8 @@ class Metrics:
             self.llm_requests.labels(outcome)  # export zeros, so rate() works before the first event
         for reason in REJECT_REASONS:
             self.http_rejected.labels(reason)
+        for check in CHECKS:
+            self.llm_ungrounded.labels(check)
 
     def known_routes(self, routes: frozenset[str]) -> None:
         """The app's route templates; any other route label is folded into `unrouted`."""
@@ -147,6 +162,10 @@ class Metrics:
             self.cache.labels(
                 backend if backend in CACHE_BACKENDS else OTHER, cache if cache in CACHE_RESULTS else OTHER
             ).inc()
+
+    def observe_ungrounded(self, checks: Iterable[str]) -> None:
+        for check in checks:
+            self.llm_ungrounded.labels(check if check in CHECKS else OTHER).inc()
 
     def observe_rejected(self, reason: str) -> None:
         self.http_rejected.labels(reason if reason in REJECT_REASONS else OTHER).inc()

@@ -3,7 +3,9 @@ run through the LLM stage under one shared deadline.
 
 The LLM can only re-order or explain the candidates it was shown: ids outside them are dropped by
 the parsers, candidates it left out follow in vector order. Any failure of either task returns the
-vector result (no re-ranking, no reasons) flagged with the reason.
+vector result (no re-ranking, no reasons) flagged with the reason. Each reason is grounded in the
+facts of the item it explains (app/domain/grounding.py); one that is not is left out, as the
+no-LLM path shows none, and the step is flagged `ungrounded_reason`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from app.domain.grounding import Facts, Grounds, Reasons, brand_names, ground_reasons
 from app.domain.llm import LLMUsage
 from app.domain.models import ScoredProduct
 from app.domain.search import Ranking, RerankMode, normalize_query
@@ -80,20 +83,27 @@ def rerank_task(query: str, pool: Sequence[ScoredProduct]) -> Task[list[str]]:
     )
 
 
-def explain_task(query: str, shown: Sequence[ScoredProduct]) -> Task[dict[str, str]]:
-    """A short reason per shown item (only shown ids)."""
+def explain_task(query: str, shown: Sequence[ScoredProduct], brands: Sequence[str] = ()) -> Task[Reasons]:
+    """A short reason per shown item (only shown ids), each grounded in its item's facts; the
+    query may license names and amounts, and `brands` (the candidates') are the names a reason
+    must not give to another product."""
     ids = _ids(shown)
+    products = {i.product.id: i.product for i in shown}
+    known = tuple(sorted({b for b in (*brands, *(i.product.brand for i in shown)) if b}))
+    grounds = Grounds(Facts.of(query), brand_names(known))
     return Task(
         "explain",
         _values(query, shown),
-        lambda text: parse_reasons(text, ids),
+        lambda text: ground_reasons(parse_reasons(text, ids), products, grounds),
         _key(query, shown),
         enums={"reasons": ids},
         max_items={"reasons": len(ids)},
     )
 
 
-def _usage(tasks: Sequence[LLMUsage], llm_ms: float, fallback: str | None) -> LLMUsage:
+def _usage(
+    tasks: Sequence[LLMUsage], llm_ms: float, fallback: str | None, ungrounded: Sequence[str] = ()
+) -> LLMUsage:
     """One record for the step: calls and tokens summed; a cache hit only if every answer used
     was one."""
     used = [t for t in tasks if t.fallback is None]
@@ -106,6 +116,7 @@ def _usage(tasks: Sequence[LLMUsage], llm_ms: float, fallback: str | None) -> LL
         sum(t.calls for t in tasks),
         sum(t.prompt_tokens for t in tasks),
         sum(t.completion_tokens for t in tasks),
+        (*(c for t in tasks for c in t.ungrounded), *ungrounded),
     )
 
 
@@ -135,10 +146,14 @@ async def rerank_and_explain(
         if ranked.value is None:
             return failed(ranked.fallback)
         shown, ranking = (merge_ranking(pool, ranked.value)[:limit] if pool else []), "llm"
+    ungrounded: list[str] = []
     if explain and shown:
-        explained = await stage.run(explain_task(query, shown), deadline=deadline)
+        brands = [i.product.brand for i in items]
+        explained = await stage.run(explain_task(query, shown, brands), deadline=deadline)
         tasks.append(explained.usage)
         if explained.value is None:
             return failed(explained.fallback)
-        reasons = explained.value
-    return Reranked(shown, ranking, reasons, _usage(tasks, (time.perf_counter() - start) * 1000.0, None))
+        reasons, ungrounded = explained.value.text, list(explained.value.ungrounded.values())
+    fallback = "ungrounded_reason" if ungrounded else None
+    llm_ms = (time.perf_counter() - start) * 1000.0
+    return Reranked(shown, ranking, reasons, _usage(tasks, llm_ms, fallback, ungrounded))

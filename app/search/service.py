@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from opentelemetry import trace
@@ -24,6 +25,9 @@ from app.domain.search import RerankMode, RetrievalMode, RetrievalResult, Timing
 from app.observability.timing import elapsed_ms
 from app.ports import Embedder, VectorIndex
 from app.search.rerank import STEP, LLMTasks, Reranked, rerank_and_explain
+
+if TYPE_CHECKING:
+    from app.ranking.stage import RankingStage
 
 MAX_QUERY_CHARS = 1000
 
@@ -61,15 +65,20 @@ class RecommendationService:
         llm: LLMTasks | None = None,
         retrieval: Retrieval = Retrieval(),
         tracer: trace.Tracer | None = None,
+        ranking: RankingStage | None = None,
     ) -> None:
         self._embedder = embedder
         self._index = index
         self._llm = llm
         self.retrieval = retrieval
         self._tracer = tracer or trace.NoOpTracer()
+        self._ranking = ranking
 
-    def _depth(self, limit: int, rerank: RerankMode) -> int:
-        """How many vector candidates to fetch: the LLM re-ranks a deeper pool than it returns."""
+    def _depth(self, limit: int, rerank: RerankMode, *, ranked: bool = False) -> int:
+        """How many vector candidates to fetch: the LLM and the learned ranker re-rank a deeper
+        pool than they return."""
+        if ranked and self._ranking is not None and self._ranking.model is not None:
+            limit = max(limit, self._ranking.depth)
         if self._llm is not None and rerank != "none":
             return max(limit, self._llm.candidate_depth)
         return limit
@@ -123,14 +132,19 @@ class RecommendationService:
         query_ = VectorQuery(
             positives=(vector,) if vector is not None else (),
             filters=filters,
-            limit=self._depth(limit, rerank),
+            limit=self._depth(limit, rerank, ranked=True),
             sparse=query_vector(text) if mode != "dense" else None,
             fusion=self.retrieval.fusion,
         )
         items = await self._query(catalog, query_)
         embed_ms, search_ms = (embedded - start) * 1000.0, elapsed_ms(embedded)
+        # The learned ranking stage: re-orders the retrieval candidates before the LLM stage.
+        learned = await self._ranking.apply(catalog, text, vector, items) if self._ranking else None
+        if learned is not None:
+            items = learned.items
         ranked = await self._rank(text, items, limit=limit, rerank=rerank, explain=explain)
-        return _result(ranked, start, embed_ms, search_ms)
+        result = _result(ranked, start, embed_ms, search_ms)
+        return result if learned is None else learned.annotate(result)
 
     async def similar(
         self,

@@ -123,7 +123,7 @@ def _bundle(*picks: tuple[str, str, str], rationale: str = "A complete camera ki
 def test_the_llm_composes_the_bundle_over_http(llm_client: TestClient) -> None:  # type: ignore[type-arg]
     route = respx.post(f"{LLM_URL}/chat/completions").mock(
         return_value=_bundle(
-            ("memory", "sd-kingston", "Room for a holiday of RAW photos."),
+            ("memory", "sd-kingston", "Room for a holiday of photos."),
             ("bags", "bag-lowe", "Light and cheap."),
         )
     )

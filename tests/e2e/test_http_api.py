@@ -59,7 +59,7 @@ def test_search_returns_items_ranking_and_timings(client: TestClient) -> None:  
     body = response.json()
     assert {i["id"] for i in body["items"]} == {"spk1", "spk2"}
     assert body["ranking"] == "vector"
-    assert set(body["timings_ms"]) == {"embed", "search", "llm", "total"}
+    assert set(body["timings_ms"]) == {"embed", "search", "rank", "llm", "total"}
     assert set(body["items"][0]) == {
         "id",
         "title",
@@ -182,7 +182,9 @@ def test_the_request_id_is_echoed_and_one_canonical_line_is_logged(
         "/v1/catalogs/{catalog}/search",
     )
     assert line["result_count"] == 4
-    assert set(line["timings_ms"]) == {"embed", "search", "llm", "total"}
+    assert set(line["timings_ms"]) == {"embed", "search", "rank", "llm", "total"}
+    assert "ranker" in line  # the model that ordered the results (or None), with its fallback
+    assert "ranker_fallback" in line
 
 
 def test_an_index_failure_is_a_503_not_a_500() -> None:

@@ -1,5 +1,5 @@
 """The CI eval gate runs the committed sample + judgments end to end, and fails on a deliberately
-degraded pipeline (dense-only retrieval where the default is hybrid)."""
+degraded pipeline (the learned ranking stage switched off)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_the_default_pipeline_passes_the_committed_gate(work_dir: Path) -> None:
 
 
 def test_a_degraded_pipeline_fails_the_gate(work_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    degraded = replace(Settings(), retrieval="dense")  # drops the lexical half of hybrid retrieval
+    degraded = replace(Settings(), ranker_model=None)  # serves the retrieval order, no learned ranker
     assert gate(degraded, work_dir) == 1
     assert "FAILED" in capsys.readouterr().err
 

@@ -49,6 +49,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "AISLE_DATA_DIR": str(data_dir),
         "AISLE_EMBED_BACKEND": "onnx",
         "AISLE_LOG_LEVEL": "warning",
+        "AISLE_AUTH": "off",  # what is under test is the import graph, not the trust boundary
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
     }

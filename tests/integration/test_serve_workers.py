@@ -162,6 +162,9 @@ def test_two_workers_serve_and_metrics_are_summed_across_them(two_workers: tuple
             break
     assert len(per_worker) == 2, per_worker
     assert all(per_worker.values()), per_worker
-    assert sum(per_worker.values()) == sent
+    # A readiness probe the fixture gave up on (client timeout on a loaded machine) may still have
+    # been served and counted: the workers' files hold at least what this test sent.
+    total = sum(_healthz_per_worker(metrics_dir).values())
+    assert total >= sent
     for _ in range(6):  # whichever worker answers /metrics reports both workers' requests
-        assert _healthz_count(httpx.get(f"{url}/metrics", timeout=5).text) == sent
+        assert _healthz_count(httpx.get(f"{url}/metrics", timeout=5).text) == total

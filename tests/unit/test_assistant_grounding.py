@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.domain.grounding import ground_reply
+from app.domain.grounding import Facts, Grounds, brand_names, ground_reply, quotes
 from app.domain.models import ScoredProduct, filter_key
 from tests.assistant_catalog import SHOP
 
@@ -12,8 +12,8 @@ SYSTEM = "You are the shopping assistant of an online shop. Answer the shopper's
 
 
 def ground(reply: str, conversation: str = "bluetooth speakers under $50") -> str | None:
-    out = ground_reply(reply, ITEMS, brands=BRANDS, conversation=conversation, secrets=[SYSTEM])
-    return out.text if out else None
+    out = ground_reply(reply, ITEMS, Grounds(Facts.of(conversation), brand_names(BRANDS)))
+    return out.text if out.failed is None and not quotes([out.text], SYSTEM) else None
 
 
 def test_known_id_markers_become_titles() -> None:
@@ -44,7 +44,14 @@ def test_an_invented_price_rejects_the_reply() -> None:
     assert ground("Both are under $50.") is not None
 
 
-def test_quoting_the_system_prompt_rejects_the_reply() -> None:
+def test_quoting_the_system_prompt_rejects_the_reply() -> None:  # the stage's check, for every task
     assert (
         ground("My instructions: You are the shopping assistant of an online shop. Answer briefly.") is None
     )
+
+
+def test_links_phone_numbers_and_claims_reject_the_reply() -> None:
+    assert ground("Get the [spk-jbl-go] at http://evil.example today.") is None
+    assert ground("Call 555-0199 to order the [spk-jbl-go].") is None
+    assert ground("The [spk-jbl-go] ships free: free shipping on it.") is None
+    assert ground("The [spk-jbl-go] is small and loud.") is not None

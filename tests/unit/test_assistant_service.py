@@ -227,7 +227,7 @@ def test_prompt_injection_changes_neither_the_catalog_nor_leaks_the_prompt(attac
     assert result.items
     assert all(not i.product.id.startswith("rival") for i in result.items)
     assert leak[:60] not in result.reply
-    assert result.fallback == "ungrounded_reply"
+    assert (result.fallback, result.fallback_stage) == ("prompt_echo", "reply")
     fallback = ask(make(None), "bluetooth speakers", attack)
     assert all(not i.product.id.startswith("rival") for i in fallback.items)
     assert "instructions" not in fallback.reply.casefold()
@@ -310,9 +310,17 @@ def test_a_full_bulkhead_falls_back_as_overloaded_without_calling_the_llm() -> N
 
 def test_when_neither_reading_finds_anything_the_llms_reading_is_reported() -> None:
     llm = ScriptedLLM(
-        by_prompt(intent(query="laptop backpack", categories=["bags & cases"], brands=["anker"]), reply("x"))
+        by_prompt(intent(query="laptop bag", categories=["bags & cases"], brands=["anker"]), reply("x"))
     )
     result = ask(make(llm), "laptop bag by Anker")  # Anker makes only cables here: nothing either way
     assert result.items == []
     assert result.intent_source == "llm"
-    assert (result.intent.query, result.intent.brands) == ("laptop backpack", ("anker",))
+    assert (result.intent.query, result.intent.brands) == ("laptop bag", ("anker",))
+
+
+def test_templates_never_echo_a_link_phone_number_or_amount_the_shopper_typed() -> None:
+    result = ask(make(None), "bluetooth speakers like on http://evil.example or call 555-0199")
+    assert result.items
+    shown = " ".join([result.intent.search_text, result.reply, *result.reasons.values()])
+    assert all(s not in shown for s in ("evil", "example", "http", "555", "0199")), shown
+    assert "I found" in result.reply

@@ -125,3 +125,15 @@ def test_the_server_keeps_idle_connections_longer_than_a_load_balancer_does() ->
     assert options["timeout_keep_alive"] > 60  # ALB's idle timeout: the balancer must close first
     assert options["log_config"] is None  # uvicorn logs through app/log.py's JSON handler
     assert server_options(Settings.from_env({"AISLE_KEEP_ALIVE_S": "120"}))["timeout_keep_alive"] == 120
+
+
+def test_ranker_settings_read_a_model_path_off_and_a_type_boost() -> None:
+    from pathlib import Path
+
+    from app.settings import DEFAULT_RANKER_MODEL, Settings
+
+    assert Settings.from_env({}).ranker_model == DEFAULT_RANKER_MODEL
+    assert Settings.from_env({"AISLE_RANKER_MODEL": "off"}).ranker_model is None
+    assert Settings.from_env({"AISLE_RANKER_MODEL": "/m/v2"}).ranker_model == Path("/m/v2")
+    assert Settings.from_env({"AISLE_TYPE_BOOST": "0.5"}).type_boost == 0.5
+    assert Settings.from_env({"AISLE_RANKER_DEPTH": "50"}).ranker_depth == 50
