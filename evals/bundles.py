@@ -476,8 +476,15 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT / "var" / "embed-cache",
         help="vectors by text, reused across runs (evals/embed_cache.py)",
     )
+    parser.add_argument(
+        "--embed-backend",
+        choices=["onnx", "torch"],
+        default=Settings().embed_backend,
+        help="the embedder (docs/bundles.md's earlier figures: torch, the default then)",
+    )
     args = parser.parse_args(argv)
     settings = Settings(
+        embed_backend=args.embed_backend,
         llm_base_url=args.llm_url,
         llm_model=args.llm_model if args.llm_url else None,
         llm_deadline_ms=args.llm_deadline_ms,

@@ -9,7 +9,7 @@ The service only adds the I/O: one index query per slot between `slot_filters` a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from app.bundles.fit import STRENGTH, Fit, misfit, strongest
@@ -84,6 +84,30 @@ def slot_candidates(
         return filter_key(hit.product.brand) not in boost, -(STRENGTH[found.kind] if found else 0)
 
     return sorted((h for h in hits if admissible(h.product, anchors)), key=order)  # stable: index order
+
+
+def fit_tier(pool: Sequence[ScoredProduct], anchors: Sequence[Product]) -> int:
+    """How well a slot's candidates can fit the anchors: 0 an item verifiably fits, 1 an item has
+    an affinity (series, brand), 2 only unrelated items, 3 no candidate."""
+    best = max((STRENGTH[f.kind] for h in pool if (f := strongest(h.product, anchors))), default=-1)
+    if best < 0:
+        return 2 if pool else 3
+    return 0 if best >= STRENGTH["model"] else 1
+
+
+def choose_slots(
+    planned: Sequence[str],
+    pools: Mapping[str, Sequence[ScoredProduct]],
+    anchors: Sequence[Product],
+    room: int,
+) -> list[str]:
+    """`room` of the planned (hinted) slots: those with an item that fits the anchors first, then
+    an affinity, then the rest, each group in the plan's order; the bundle keeps the plan's order.
+    A plan learned from data ranks categories; whether this catalog has an accessory for this
+    very device decides which of them are worth a slot."""
+    tiers = {s: fit_tier(pools.get(s, ()), anchors) for s in planned}
+    kept = set(sorted(planned, key=lambda s: (tiers[s], planned.index(s)))[:room])
+    return [s for s in planned if s in kept]
 
 
 def item_fit(item: ScoredProduct | None, anchors: Sequence[Product]) -> Fit | None:

@@ -49,7 +49,7 @@ _MAX_SUFFIX = 3  # "P2055" names "P2055dn"; "P2055dnx2" is no variant of it
 _NOT_SERIES_WORDS = (
     "the digital camera compact camcorder notebook laptop printer scanner tablet smartphone mobile "
     "phone smart pro plus mini wireless black white silver grey gray blue red new original "
-    "compatible replacement genuine for with and universal standard high capacity series"
+    "compatible replacement genuine for with and universal standard high capacity series color colour"
 )
 _NOT_SERIES = frozenset(_NOT_SERIES_WORDS.split())
 
@@ -80,7 +80,11 @@ def _is_model_number(token: str) -> bool:
 
 
 def _is_number(token: str) -> bool:
+    """A model number after a series word: "735" (Photosmart 735), "5d", "m407"; not a quantity
+    ("8gb") nor a short count ("2")."""
     flat = token.replace("-", "")
+    if flat.isdigit():
+        return 3 <= len(flat) <= 6
     return any(c.isdigit() for c in flat) and not QUANTITY.match(flat) and len(flat) <= 8
 
 
@@ -165,12 +169,26 @@ def _cased(device: Product, key: str) -> str:
     return key
 
 
+def _other_series(before: str | None, series: str | None) -> bool:
+    """The word before a number names a series that is not the device's ("Designjet 5500" is no
+    LaserJet 5500n)."""
+    return (
+        series is not None
+        and before is not None
+        and before != series
+        and before.isalpha()
+        and len(before) >= 3
+        and before not in _NOT_SERIES
+    )
+
+
 def _model_match(tokens: Sequence[str], device: Product) -> str | None:
     numbers, pairs = model_keys(device)
     flat = [t.replace("-", "") for t in tokens]
-    for token in flat:
+    series = series_word(device)
+    for n, token in enumerate(flat):
         for key in numbers:
-            if _variant(token, key):
+            if _variant(token, key) and not _other_series(flat[n - 1] if n else None, series):
                 return key
     for a, b in pairwise(flat):
         for series, number in pairs:

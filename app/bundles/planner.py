@@ -9,13 +9,14 @@ Every slot is one of the catalog's categories and never an anchor's own category
 caps the slots. A decisive step (the request, the merchandiser's map: decisions, not hints) that
 yields any slot is the whole plan. Hints (learned, defaults) are merged in order: the learned
 slots first, then the defaults the learned map lacks, so a thin learned map is filled up, never
-overridden. Each slot keeps the source it came from.
+overridden. Each slot keeps the source it came from. A hint slot listed as `never` for an anchor's
+category (defaults/: a printer needs no case) is dropped.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -92,8 +93,10 @@ async def plan_slots(
     maps: LoadMap,
     propose: ProposeSlots | None,
     max_items: int,
+    never: Mapping[str, frozenset[str]] | None = None,
 ) -> SlotPlan:
     own = {filter_key(a.category) for a in anchors}
+    senseless = set().union(*((never or {}).get(c, frozenset()) for c in own))
     if requested:
         keys = []
         for n, name in enumerate(requested):
@@ -108,7 +111,8 @@ async def plan_slots(
         if step.decisive and slots and not hints:
             return SlotPlan(tuple(slots[:max_items]), step.source)
         for slot in slots:
-            hints.setdefault(slot, step.source)
+            if slot not in senseless:
+                hints.setdefault(slot, step.source)
         if len(hints) >= max_items:
             break
     if hints:
