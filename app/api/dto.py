@@ -256,7 +256,8 @@ class BundleRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class FitOut(msgspec.Struct):
     """Why the item goes with the anchor (docs/bundles.md): `statement` (its maker's compatibility
-    list names the anchor), `model` (its text names the anchor's model), `series`, `brand`."""
+    list names the anchor), `model` (its text names the anchor's model), `series`, `kind` (its
+    text names the anchor's kind: "camera case"), `brand`."""
 
     kind: str
     evidence: str

@@ -53,6 +53,8 @@ def fit_phrase(fit: Fit) -> str:
         return f"made for the {fit.evidence} (its description names the model)"
     if fit.kind == "series":
         return f"made for the {fit.evidence} series"
+    if fit.kind == "kind":
+        return f"made for a {fit.evidence}"
     return f"made by or for {fit.evidence}"
 
 

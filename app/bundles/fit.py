@@ -11,12 +11,13 @@ Strongest first:
   a letter suffix ("P2055dn") or without one ("P2055") counts, a different number does not;
 - `series`: the accessory names the device's series word ("for Dell Latitude", "iPAQ") but no
   model of it;
+- `kind`: the accessory's text names the device's kind ("camera case", "notebook battery");
 - `brand`: the accessory is the device's brand, or says it is made for that brand
   (`brand_compatibility`).
 
 Model and series matches need the brands to agree (the same brand, or the device's brand named
 in the accessory's text or brand compatibility): model numbers collide across makers. A
-statement or a model match is a verified fit (`verified`); series and brand are affinities.
+statement or a model match is a verified fit (`verified`); series, kind and brand are affinities.
 `misfit` is the hard constraint: the accessory's statement names other devices only, or its text
 names another model of the device's own series ("battery for Photosmart M407" for a Photosmart 735).
 """
@@ -33,8 +34,20 @@ from typing import Literal
 from app.bundles.compatibility import compatibility_text, fits
 from app.domain.models import Product, filter_key
 
-FitKind = Literal["statement", "model", "series", "brand"]
-STRENGTH: dict[FitKind, int] = {"statement": 4, "model": 3, "series": 2, "brand": 1}
+FitKind = Literal["statement", "model", "series", "kind", "brand"]
+STRENGTH: dict[FitKind, int] = {"statement": 5, "model": 4, "series": 3, "kind": 2, "brand": 1}
+# What an accessory's text calls a device of these categories ("camera bag", "notebook battery").
+KIND_WORDS: dict[str, tuple[str, ...]] = {
+    "cameras": ("camera", "cameras", "camcorder", "camcorders", "dslr"),
+    "printers & scanners": ("printer", "printers", "scanner", "scanners", "mfp"),
+    "laptops": ("notebook", "notebooks", "laptop", "laptops", "ultrabook"),
+    "phones": ("phone", "phones", "smartphone", "smartphones", "mobile"),
+    "tablets & e-readers": ("tablet", "tablets", "ipad", "e-reader", "pda"),
+    "tv & video": ("tv", "tvs", "television", "projector", "projectors"),
+    "monitors": ("monitor", "monitors", "display", "displays"),
+    "desktops & workstations": ("desktop", "desktops", "workstation", "workstations"),
+    "servers": ("server", "servers"),
+}
 VERIFIED: frozenset[FitKind] = frozenset({"statement", "model"})
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -169,6 +182,16 @@ def _cased(device: Product, key: str) -> str:
     return key
 
 
+def _series_before(flat: Sequence[str], n: int) -> str | None:
+    """The word that a list of numbers at `n` follows: "designjet" for "DesignJet 5000/5500"."""
+    for token in reversed(flat[max(n - 4, 0) : n]):
+        if token.isalpha():
+            return token
+        if not _is_number(token):
+            return None
+    return None
+
+
 def _other_series(before: str | None, series: str | None) -> bool:
     """The word before a number names a series that is not the device's ("Designjet 5500" is no
     LaserJet 5500n)."""
@@ -176,7 +199,6 @@ def _other_series(before: str | None, series: str | None) -> bool:
         series is not None
         and before is not None
         and before != series
-        and before.isalpha()
         and len(before) >= 3
         and before not in _NOT_SERIES
     )
@@ -188,7 +210,7 @@ def _model_match(tokens: Sequence[str], device: Product) -> str | None:
     series = series_word(device)
     for n, token in enumerate(flat):
         for key in numbers:
-            if _variant(token, key) and not _other_series(flat[n - 1] if n else None, series):
+            if _variant(token, key) and not _other_series(_series_before(flat, n), series):
                 return key
     for a, b in pairwise(flat):
         for series, number in pairs:
@@ -224,6 +246,9 @@ def fit(accessory: Product, device: Product) -> Fit | None:
         series = series_word(device)
         if series is not None and series in tokens and not _other_model_of_series(tokens, device):
             return Fit("series", _cased(device, series))
+    kind = next((w for w in KIND_WORDS.get(filter_key(device.category), ()) if w in tokens), None)
+    if kind is not None:
+        return Fit("kind", kind)
     if filter_key(accessory.brand) == filter_key(device.brand) and device.brand:
         return Fit("brand", device.brand)
     said = accessory.attributes.get("brand_compatibility")

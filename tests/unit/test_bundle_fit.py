@@ -34,9 +34,22 @@ def test_the_same_number_in_another_series_is_no_fit() -> None:
     assert found is None or not found.verified
 
 
+def test_a_list_of_numbers_after_another_series_is_no_fit() -> None:
+    spindle = _p("a7", "HP media spindle", "HP", description="for HP DesignJet 5000/5500")
+    found = fit(spindle, PRINTER)
+    assert found is None or not found.verified
+
+
+def test_an_accessory_for_the_anchors_kind_ranks_above_one_of_its_brand_only() -> None:
+    duracell = _p("k1", "Duracell Camera Battery", "Duracell")
+    found = fit(duracell, CAMERA)
+    assert found is not None
+    assert (found.kind, found.evidence, found.verified) == ("kind", "camera", False)
+
+
 def test_series_and_brand_are_affinities_not_verified_fits() -> None:
     case = _p("a3", "HP Photosmart camera case", "HP")
-    battery = _p("a4", "HP camera battery", "HP")
+    battery = _p("a4", "HP battery pack", "HP")
     assert (f := fit(case, CAMERA)) is not None
     assert (f.kind, f.verified) == ("series", False)
     assert (f := fit(battery, CAMERA)) is not None
