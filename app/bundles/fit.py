@@ -36,6 +36,39 @@ from app.domain.models import Product, filter_key
 
 FitKind = Literal["statement", "model", "series", "kind", "brand"]
 STRENGTH: dict[FitKind, int] = {"statement": 5, "model": 4, "series": 3, "kind": 2, "brand": 1}
+# Makers of the devices above: an accessory of one of them, or naming one, is for its devices.
+MAKERS = frozenset(
+    [
+        "acer",
+        "apple",
+        "asus",
+        "brother",
+        "canon",
+        "casio",
+        "dell",
+        "epson",
+        "fujifilm",
+        "hp",
+        "kodak",
+        "konica",
+        "kyocera",
+        "lenovo",
+        "lexmark",
+        "lg",
+        "minolta",
+        "nikon",
+        "oki",
+        "olympus",
+        "panasonic",
+        "pentax",
+        "ricoh",
+        "samsung",
+        "sharp",
+        "sony",
+        "toshiba",
+        "xerox",
+    ]
+)
 # What an accessory's text calls a device of these categories ("camera bag", "notebook battery").
 KIND_WORDS: dict[str, tuple[str, ...]] = {
     "cameras": ("camera", "cameras", "camcorder", "camcorders", "dslr"),
@@ -233,6 +266,15 @@ def _other_model_of_series(tokens: Sequence[str], device: Product) -> bool:
     return bool(named) and not any(_variant(n, m) for n in named for m in mine)
 
 
+def _another_makers(accessory: Product, device: Product, tokens: Sequence[str]) -> bool:
+    """The accessory is another device maker's, or names one ("Canon eyecup", "replaces Canon
+    NB-7L" for an HP camera): for its kind, not for this device."""
+    mine = filter_key(device.brand)
+    if filter_key(accessory.brand) in MAKERS and filter_key(accessory.brand) != mine:
+        return True
+    return any(t in MAKERS and t != mine for t in tokens)
+
+
 def fit(accessory: Product, device: Product) -> Fit | None:
     """The strongest reason the accessory goes with the device, or None."""
     if fits(accessory, device) is True:
@@ -247,7 +289,7 @@ def fit(accessory: Product, device: Product) -> Fit | None:
         if series is not None and series in tokens and not _other_model_of_series(tokens, device):
             return Fit("series", _cased(device, series))
     kind = next((w for w in KIND_WORDS.get(filter_key(device.category), ()) if w in tokens), None)
-    if kind is not None:
+    if kind is not None and not _another_makers(accessory, device, tokens):
         return Fit("kind", kind)
     if filter_key(accessory.brand) == filter_key(device.brand) and device.brand:
         return Fit("brand", device.brand)

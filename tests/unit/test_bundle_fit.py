@@ -47,6 +47,14 @@ def test_an_accessory_for_the_anchors_kind_ranks_above_one_of_its_brand_only() -
     assert (found.kind, found.evidence, found.verified) == ("kind", "camera", False)
 
 
+def test_an_accessory_of_or_for_another_maker_has_no_kind_affinity() -> None:
+    assert fit(_p("k2", "Canon eyecup camera adapter", "Canon"), CAMERA) is None
+    assert (
+        fit(_p("k3", "Duracell camera battery", "Duracell", description="replaces Canon NB-7L"), CAMERA)
+        is None
+    )
+
+
 def test_series_and_brand_are_affinities_not_verified_fits() -> None:
     case = _p("a3", "HP Photosmart camera case", "HP")
     battery = _p("a4", "HP battery pack", "HP")
