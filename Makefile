@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run serve ingest test lint typecheck unit integration e2e bench bench-llm eval-gate clean synth lock
+.PHONY: install run serve ingest test lint typecheck unit integration e2e bench bench-llm eval-gate clean synth lock client-types
 
 # Installs from the lockfile (requirements/dev.lock: every extra, hash-checked, no resolver run),
 # then torch's CPU build alone: it is left out of the locks because its wheel comes from PyTorch's
@@ -85,6 +85,11 @@ lock: install
 	compile serve --override requirements/overrides-serve.in; \
 	compile torch --extra torch; \
 	compile dev --extra dev
+
+# The typed client's wire types (aisle/client/_wire.py), generated from the server's DTOs; a test
+# fails when they are stale (docs/integrations.md, "Adding a route to the client").
+client-types: install
+	$(BIN)/python -m scripts.client_types
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,7 @@
 """The `aisle` command: `aisle ingest ...`, `aisle complements learn ...`, `aisle keys ...`,
-`aisle db migrate`, `aisle eval ...`, `aisle embeddings adapt ...` and `aisle serve`. The process
-entrypoint, so the one place that reads the environment (`Settings.from_env(os.environ)`)."""
+`aisle db migrate`, `aisle eval ...`, `aisle embeddings adapt ...`, `aisle serve`, `aisle mcp` and
+`aisle tools`. The process entrypoint, so the one place that reads the environment
+(`Settings.from_env(os.environ)`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli_control import add_parsers, db, keys, with_store
+from app.cli_integrations import add_parsers as add_integration_parsers
 from app.settings import Settings, SettingsError, embedding_model_id
 
 EXIT_SYNC_REFUSED = 3  # distinct from 1 (rows failed): nothing was written
@@ -279,6 +281,7 @@ def parser() -> argparse.ArgumentParser:
         help="server processes (more than one needs QDRANT_URL and PROMETHEUS_MULTIPROC_DIR)",
     )
     add_parsers(sub)
+    add_integration_parsers(sub)
     from embeddings.adapt import add_parser as add_embeddings_parser
     from evals.args import add_parser
 
@@ -306,6 +309,14 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(keys(settings, args))
     if args.command == "db":
         return asyncio.run(db(settings))
+    if args.command in ("mcp", "tools"):
+        from app import cli_integrations
+
+        return (
+            asyncio.run(cli_integrations.mcp(settings, args))
+            if args.command == "mcp"
+            else cli_integrations.tools(args)
+        )
     if args.command == "embeddings":
         from embeddings.adapt import main as adapt_main
 

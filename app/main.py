@@ -154,7 +154,14 @@ def build_cors(settings: Settings) -> CORSConfig | None:
     return CORSConfig(
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST", "PUT", "DELETE"],
-        allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+        allow_headers=[
+            "Authorization",
+            "X-API-Key",
+            "Content-Type",
+            "X-Request-ID",
+            "traceparent",
+            "tracestate",
+        ],
         expose_headers=["X-Request-ID", "Retry-After"],
         max_age=600,
     )

@@ -3,6 +3,8 @@ any OpenAI-compatible server (`LLM_BASE_URL`, `LLM_API_KEY`, `LLM_MODEL`).
 
 The SDK's own retries are off (`max_retries=0`): the LLM stage is the single retry owner, bounded by
 the request deadline. Vendor exceptions become the domain's `LLMUnavailable` subclasses here.
+Each request carries the current span's W3C trace context (`traceparent`: the LLM stage's
+`llm.attempt` span), so an LLM server that traces joins the caller's trace.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import httpx
 import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
+from opentelemetry import propagate
 
 from app.domain.errors import (
     LLMConnectionError,
@@ -76,6 +79,10 @@ class OpenAILLMClient:
                     "strict": True,
                 },
             }
+        trace_headers: dict[str, str] = {}
+        propagate.inject(trace_headers)  # nothing when no span is current
+        if trace_headers:
+            kwargs["extra_headers"] = trace_headers
         try:
             completion = await self._completions.create(
                 model=self._model,

@@ -5,7 +5,8 @@ Handlers add what they know (catalog, result count, stage timings, fallback) wit
 `structlog.contextvars.bind_contextvars`; this middleware merges it into the single line it logs
 when the response is done, so a request is one grep away. The request span is current while the
 handler runs, so use-case spans (embed, search, LLM attempts) become its children, and its trace
-id is bound into the log line.
+id is bound into the log line. A caller's W3C trace context (`traceparent`, `tracestate`) makes it
+a child of the caller's span, in the caller's trace (a malformed header is ignored: a new trace).
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import contextvars
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import Getter
 
 from app.observability.metrics import UNMATCHED_ROUTE, Metrics, http_method
 
@@ -53,6 +56,27 @@ def _incoming_request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+class _AsgiHeaders(Getter[Iterable[tuple[bytes, bytes]]]):
+    """Reads ASGI's raw header pairs (lower-case names) for OpenTelemetry's propagators."""
+
+    def get(self, carrier: Iterable[tuple[bytes, bytes]], key: str) -> list[str] | None:
+        name = key.lower().encode("latin-1")
+        values = [value.decode("latin-1") for header, value in carrier if header == name]
+        return values or None
+
+    def keys(self, carrier: Iterable[tuple[bytes, bytes]]) -> list[str]:
+        return [header.decode("latin-1") for header, _ in carrier]
+
+
+_HEADERS = _AsgiHeaders()
+
+
+def caller_context(scope: Scope) -> Context:
+    """The caller's trace context, by the configured propagators (W3C trace context and baggage
+    unless OTEL_PROPAGATORS says otherwise); empty when none or malformed (they never raise)."""
+    return propagate.extract(scope.get("headers", []), getter=_HEADERS)
+
+
 def request_middleware(tracer: trace.Tracer, metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,7 +106,9 @@ def request_middleware(tracer: trace.Tracer, metrics: Metrics) -> Callable[[ASGI
                     message["headers"] = headers
                 await send(message)
 
-            with tracer.start_as_current_span(f"{method} {route}", kind=trace.SpanKind.SERVER) as span:
+            with tracer.start_as_current_span(
+                f"{method} {route}", context=caller_context(scope), kind=trace.SpanKind.SERVER
+            ) as span:
                 span.set_attribute("http.request.method", method)
                 span.set_attribute("http.route", route)
                 span.set_attribute("aisle.request_id", request_id)

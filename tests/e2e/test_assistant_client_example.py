@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from aisle.client import Aisle, Message
 from app.main import Deps, create_app
 from app.settings import Settings
 from embeddings.ingest import ingest
@@ -40,15 +41,15 @@ def test_the_example_client_streams_a_two_turn_conversation() -> None:
     def out(*parts: object, end: str = "\n", **_: object) -> None:  # print()'s signature
         printed.append(" ".join(str(p) for p in parts) + end)
 
-    with TestClient(create_app(Settings(), Deps(embedder=HashingEmbedder(), index=index))) as client:
-        messages = [{"role": "user", "content": "bluetooth speakers"}]
-        first = example.ask(client, "shop", messages, out=out)
-        messages += [
-            {"role": "assistant", "content": first["reply"]},
-            {"role": "user", "content": "under $45"},
-        ]
-        second = example.ask(client, "shop", messages, out=out)
-    assert first["items"]
-    assert all(i["price"] <= 45 for i in second["items"])
+    with (
+        TestClient(create_app(Settings(), Deps(embedder=HashingEmbedder(), index=index))) as client,
+        Aisle(http_client=client) as aisle,
+    ):
+        messages = [Message("user", "bluetooth speakers")]
+        first = example.ask(aisle, "shop", messages, out=out).result
+        messages += [Message("assistant", first.reply), Message("user", "under $45")]
+        second = example.ask(aisle, "shop", messages, out=out).result
+    assert first.items
+    assert all(i.price is not None and i.price <= 45 for i in second.items)
     assert any("•" in line for line in printed)
-    assert second["reply"] in "".join(printed)
+    assert second.reply in "".join(printed)
