@@ -78,7 +78,12 @@ class Item(msgspec.Struct, omit_defaults=True):
 
 
 class Fallback(msgspec.Struct, omit_defaults=True):
-    reason: str
+    reason: Annotated[
+        str,
+        msgspec.Meta(
+            description="why (part of) the LLM's answer was not used: llm_disabled, timeout, connection_error, rate_limited, server_error, rejected, invalid_output, circuit_open, overloaded, llm_error; prompt_echo (the answer quoted its instructions); ungrounded_reason (some item reasons or a bundle rationale stated what the product facts do not: the deterministic one is shown, or none in search); the assistant's ungrounded_intent (its search text was not the shopper's words: the parser's reading is used), ungrounded_reply, empty_llm_intent"
+        ),
+    ]
     stage: str | None = None
 
 
@@ -170,6 +175,13 @@ class ProductOut(msgspec.Struct):
     attributes: dict[str, str | float | bool]
 
 
+class FitOut(msgspec.Struct):
+    "Why the item goes with the anchor (docs/bundles.md): `statement` (its maker's compatibility\n    list names the anchor), `model` (its text names the anchor's model), `series`, `kind` (its\n    text names the anchor's kind: \"camera case\"), `brand`."
+
+    kind: str
+    evidence: str
+
+
 class SlotOut(msgspec.Struct, omit_defaults=True):
     category: str
     item: Item | None
@@ -178,11 +190,13 @@ class SlotOut(msgspec.Struct, omit_defaults=True):
     pinned: bool = False
     fits_anchor: bool | None = None
     empty_because: str | None = None
+    fit: FitOut | None = None
 
 
 class PlanOut(msgspec.Struct, omit_defaults=True):
     source: str
     slots: list[str]
+    sources: list[str] = []
 
 
 class BundleResponse(msgspec.Struct):
