@@ -34,7 +34,7 @@ install: $(STAMP)
 
 ingest: install
 	$(BIN)/aisle ingest $(SAMPLE) --catalog $(CATALOG) --full-sync
-	$(BIN)/aisle complements learn --catalog $(CATALOG) --from-compatibility $(SAMPLE)
+	$(BIN)/aisle complements learn --catalog $(CATALOG)
 
 serve: install  ## local development: auth off, and the server says so in its log (docs/security.md)
 	AISLE_AUTH=$(AISLE_AUTH) $(BIN)/aisle serve

@@ -28,14 +28,16 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from app.domain.models import validate_catalog_name
     from app.main import build_embedder, build_index
     from embeddings.ingest import SyncRefused, ingest
-    from embeddings.readers import read_products
+    from embeddings.readers import read_catalog
 
     try:
         validate_catalog_name(args.catalog)
     except InvalidRequest as e:
         print(f"aisle: --catalog: {e.message}", file=sys.stderr)
         return 2
-    items = [item for path in args.paths for item in read_products(Path(path))]
+    items, categories = read_catalog(Path(path) for path in args.paths)
+    if categories is not None:
+        print(categories.line(), file=sys.stderr)
     index = build_index(settings)
     fraction = (
         settings.ingest_max_delete_fraction if args.max_delete_fraction is None else args.max_delete_fraction
@@ -60,6 +62,8 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
                 optimize=not args.no_optimize,
                 progress=bar.update,
             )
+        if not args.dry_run and summary.added + summary.updated + summary.deleted:
+            await _relearn(settings, index, args.catalog)
     except SyncRefused as e:
         print(f"aisle: refused, nothing written: {e}", file=sys.stderr)
         return EXIT_SYNC_REFUSED
@@ -124,6 +128,19 @@ def _push(settings: Settings, args: argparse.Namespace) -> int:
     return run(args.paths, options)
 
 
+async def _relearn(settings: Settings, index: Any, catalog: str) -> None:
+    """The catalog changed: relearn its complement priors from everything it now holds."""
+    from app.bundles.priors import relearn
+
+    done = await with_store(settings, lambda store: relearn(index, store, catalog))
+    slots = sum(len(v) for v in done.mapping.complements.values())
+    print(
+        f"complements: {slots} for {len(done.mapping.complements)} categories "
+        f"({'stored' if done.stored else 'not stored'}: {done.note})",
+        file=sys.stderr,
+    )
+
+
 async def _register(settings: Settings, catalog: str) -> None:
     """Record the catalog's settings (its creation time) the first time it is ingested."""
     from datetime import UTC, datetime
@@ -141,18 +158,25 @@ def _fraction(raw: str) -> float:
 
 
 async def _complements(settings: Settings, args: argparse.Namespace) -> int:
-    from app.bundles.complements import learn_from_compatibility, learn_from_outfits, read_outfits
+    from app.bundles.complements import learn_from_outfits, read_outfits
+    from app.bundles.priors import catalog_products, learn_from_catalog
     from app.domain.models import Product, validate_catalog_name
-    from embeddings.readers import read_products
+    from embeddings.readers import read_catalog
 
     validate_catalog_name(args.catalog)
     if args.from_outfits:
         mapping = learn_from_outfits(read_outfits(Path(args.from_outfits)))
-    else:
-        products = [
-            p for path in args.from_compatibility for p in read_products(Path(path)) if isinstance(p, Product)
-        ]
-        mapping = learn_from_compatibility(products)
+    elif args.from_compatibility:
+        rows, _ = read_catalog(Path(path) for path in args.from_compatibility)
+        mapping = learn_from_catalog([p for p in rows if isinstance(p, Product)])
+    else:  # what the catalog holds now, as `aisle ingest` does after each run
+        from app.main import build_index
+
+        index = build_index(settings)
+        try:
+            mapping = learn_from_catalog(await catalog_products(index, args.catalog))
+        finally:
+            await index.close()
     await with_store(settings, lambda store: store.put(args.catalog, mapping))
     print(
         f"learned {sum(len(v) for v in mapping.complements.values())} complements for "
@@ -289,15 +313,19 @@ def parser() -> argparse.ArgumentParser:
     ing.add_argument(
         "--metrics-file", default=None, help="write the run's counters for node_exporter's textfile collector"
     )
-    comp = sub.add_parser("complements", help="learn a catalog's complement map from co-occurrence data")
+    comp = sub.add_parser(
+        "complements",
+        help="learn a catalog's complement map: from what it holds (the default, as ingest does), "
+        "catalog files, or real outfits",
+    )
     comp.add_argument("action", choices=["learn"])
     comp.add_argument("--catalog", required=True)
-    source = comp.add_mutually_exclusive_group(required=True)
+    source = comp.add_mutually_exclusive_group()
     source.add_argument(
         "--from-compatibility",
         nargs="+",
         metavar="FILE",
-        help="catalog files whose accessories state compatibility",
+        help="catalog files whose accessories fit devices (statements, model numbers)",
     )
     source.add_argument(
         "--from-outfits", metavar="TSV", help="outfits: one row per item, signature + category label"

@@ -12,15 +12,16 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 
 from app.domain.models import AttributeValue, Product
 from embeddings.categories import derive_category
+from embeddings.categorize import CategorySummary, categorize
 
 ICECAT_CURRENCY = "USD"  # the Chorus demo this data comes from shows Icecat prices in dollars
 
@@ -167,27 +168,37 @@ def _is_icecat(row: Any) -> bool:
     return isinstance(row, Mapping) and ("supplier" in row or any(str(k).startswith("attr_") for k in row))
 
 
-def _read_json(path: Path) -> Iterator[ReadResult]:
+Tagged = tuple[ReadResult, bool]  # a row's result, and whether its category is ours to derive
+
+
+def _row(row: Any, location: str) -> Tagged:
+    return (icecat(row, location), True) if _is_icecat(row) else (canonical(row, location), False)
+
+
+def _read_json(path: Path) -> Iterator[Tagged]:
     try:
         data = loads(path.read_bytes())
     except json.JSONDecodeError as e:
-        yield RowError(f"{path}:{e.lineno}", None, f"not valid JSON: {e.msg}")
+        yield RowError(f"{path}:{e.lineno}", None, f"not valid JSON: {e.msg}"), False
         return
     except (ValueError, RecursionError) as e:  # invalid UTF-8, NaN/Infinity, nesting too deep
-        yield RowError(str(path), None, f"not a usable JSON document: {e or type(e).__name__}")
+        yield RowError(str(path), None, f"not a usable JSON document: {e or type(e).__name__}"), False
         return
     rows = data.get("products") if isinstance(data, Mapping) else data
     if not isinstance(rows, list):
-        yield RowError(str(path), None, 'expected a JSON array of products (or {"products": [...]})')
+        yield RowError(str(path), None, 'expected a JSON array of products (or {"products": [...]})'), False
         return
     for i, row in enumerate(rows):
-        location = f"{path}[{i}]"
-        yield icecat(row, location) if _is_icecat(row) else canonical(row, location)
+        yield _row(row, f"{path}[{i}]")
 
 
 def json_row(raw: bytes, location: str) -> ReadResult:
-    """One row's JSON text (a JSONL line, an element of an array, a request's row), canonical or
-    raw Icecat, to a Product or that row's error."""
+    """One row's JSON text (a request's row), canonical or raw Icecat, to a Product or that row's
+    error; a raw Icecat row's category from the rules alone (the classifier needs the catalog)."""
+    return _tagged_json_row(raw, location)[0]
+
+
+def _tagged_json_row(raw: bytes, location: str) -> Tagged:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -196,24 +207,24 @@ def json_row(raw: bytes, location: str) -> ReadResult:
             product_id = _guess_id(json.loads(guess))
         except (ValueError, RecursionError):
             product_id = None
-        return RowError(location, product_id, f"not valid UTF-8 (byte {e.start})")
+        return RowError(location, product_id, f"not valid UTF-8 (byte {e.start})"), False
     try:
         row = loads(text)
     except json.JSONDecodeError as e:
-        return RowError(location, None, f"not valid JSON: {e.msg}")
+        return RowError(location, None, f"not valid JSON: {e.msg}"), False
     except ValueError as e:  # NaN, Infinity, 1e400: the lenient parser still finds the id
-        return RowError(location, _printable(_guess_id(json.loads(text))), f"not a usable number: {e}")
+        return RowError(location, _printable(_guess_id(json.loads(text))), f"not a usable number: {e}"), False
     except RecursionError:
-        return RowError(location, None, "not valid JSON: nested too deeply")
-    return icecat(row, location) if _is_icecat(row) else canonical(row, location)
+        return RowError(location, None, "not valid JSON: nested too deeply"), False
+    return _row(row, location)
 
 
-def _read_jsonl(path: Path) -> Iterator[ReadResult]:
+def _read_jsonl(path: Path) -> Iterator[Tagged]:
     with path.open("rb") as f:
         for n, line in enumerate(f, start=1):
             if not line.strip():
                 continue
-            yield json_row(line, f"{path}:{n}")
+            yield _tagged_json_row(line, f"{path}:{n}")
 
 
 _BOOLS = {
@@ -242,7 +253,7 @@ def _csv_row(row: dict[str | Any, Any], location: str) -> ReadResult:
     return canonical(out, location)
 
 
-def _read_csv(path: Path) -> Iterator[ReadResult]:
+def _read_csv(path: Path) -> Iterator[Tagged]:
     # surrogateescape: an undecodable byte becomes a lone surrogate that `canonical` reports for
     # its row, instead of a UnicodeDecodeError that would end the file.
     with path.open(encoding="utf-8", errors="surrogateescape", newline="") as f:
@@ -253,12 +264,12 @@ def _read_csv(path: Path) -> Iterator[ReadResult]:
             except StopIteration:
                 return
             except csv.Error as e:  # e.g. a cell over the csv module's 128 KB field limit
-                yield RowError(f"{path}:{reader.line_num + 1}", None, f"bad CSV row: {e}")
+                yield RowError(f"{path}:{reader.line_num + 1}", None, f"bad CSV row: {e}"), False
                 continue
-            yield _csv_row(row, f"{path}:{reader.line_num}")
+            yield _csv_row(row, f"{path}:{reader.line_num}"), False
 
 
-def read_products(path: Path) -> Iterator[ReadResult]:
+def _read(path: Path) -> Iterator[Tagged]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl" or path.name.endswith(".ndjson"):
         yield from _read_jsonl(path)
@@ -267,4 +278,25 @@ def read_products(path: Path) -> Iterator[ReadResult]:
     elif suffix == ".csv":
         yield from _read_csv(path)
     else:
-        yield RowError(str(path), None, "unsupported file type: use .json, .jsonl or .csv")
+        yield RowError(str(path), None, "unsupported file type: use .json, .jsonl or .csv"), False
+
+
+def read_products(path: Path) -> Iterator[ReadResult]:
+    """One file's rows, row by row; a raw Icecat row's category from the rules alone."""
+    for result, _ in _read(path):
+        yield result
+
+
+def read_catalog(paths: Iterable[Path]) -> tuple[list[ReadResult], CategorySummary | None]:
+    """Every row of every file, with the raw Icecat rows filed together by the classifier the
+    catalog teaches (embeddings/categorize.py), and how that went (None: no such rows). Rows in
+    the canonical format keep the category they carry."""
+    tagged = [item for path in paths for item in _read(path)]
+    derived = [n for n, (result, ours) in enumerate(tagged) if ours and isinstance(result, Product)]
+    results = [result for result, _ in tagged]
+    if not derived:
+        return results, None
+    filed, summary = categorize([cast(Product, results[n]) for n in derived])
+    for n, product in zip(derived, filed, strict=True):
+        results[n] = product
+    return results, summary

@@ -36,13 +36,16 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from app.adapters.complement_files import FileComplementStore
 from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.memory_cache import MemoryCache
+from app.adapters.memory_store import MemoryControlStore
 from app.adapters.openai_llm_client import OpenAILLMClient
 from app.bundles.candidates import gender_compatible
 from app.bundles.compatibility import compatibility_text, fits, model_tokens
-from app.bundles.complements import learn_from_compatibility, learn_from_outfits, read_outfits
+from app.bundles.complements import learn_from_outfits, read_outfits
+from app.bundles.defaults import load_defaults
+from app.bundles.fit import fit
+from app.bundles.priors import learn_from_catalog
 from app.domain.complements import ComplementMap
 from app.domain.models import Product, filter_key
 from app.main import Deps, build_embedder
@@ -50,7 +53,8 @@ from app.main import create_app as build_app
 from app.ports import Embedder
 from app.settings import Settings, embedding_model_id
 from embeddings.ingest import ingest
-from embeddings.readers import read_products
+from embeddings.readers import read_catalog
+from evals.embed_cache import CachedEmbedder, cache_path
 from evals.fashion import OTHER, read_myntra
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,9 +68,15 @@ def pct(values: Sequence[float], q: float) -> float | None:
 
 
 @contextmanager
-def api(settings: Settings, embedder: Embedder, llm: OpenAILLMClient | None) -> Iterator[TestClient]:  # type: ignore[type-arg]
+def api(
+    settings: Settings, embedder: Embedder, llm: OpenAILLMClient | None, catalog: str, learned: ComplementMap
+) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    """The real app over the catalog's index, with the learned map in an in-memory control store
+    (ready-made Deps come without a store, and without one nothing is planned)."""
     index = EdgeVectorIndex(settings.data_dir)
-    app = build_app(settings, Deps(embedder=embedder, index=index, llm=llm, cache=MemoryCache()))
+    store = MemoryControlStore()
+    asyncio.run(store.put(catalog, learned))
+    app = build_app(settings, Deps(embedder=embedder, index=index, llm=llm, cache=MemoryCache(), store=store))
     try:
         with TestClient(app, timeout=300) as client:
             yield client
@@ -74,17 +84,16 @@ def api(settings: Settings, embedder: Embedder, llm: OpenAILLMClient | None) -> 
         asyncio.run(index.close())
 
 
-def prepare(
-    settings: Settings, products: list[Product], catalog: str, embedder: Embedder, learned: ComplementMap
-) -> None:
+def prepare(settings: Settings, products: list[Product], catalog: str, embedder: Embedder) -> None:
     async def run() -> None:
         index = EdgeVectorIndex(settings.data_dir)
         try:
             summary = await ingest(products, catalog, embedder, index, model_id=embedding_model_id(settings))
             print(f"{catalog}: {summary}", flush=True)
+            if isinstance(embedder, CachedEmbedder):
+                embedder.save()
         finally:
             await index.close()
-        await FileComplementStore(settings.complement_maps_dir).put(catalog, learned)
 
     asyncio.run(run())
 
@@ -162,6 +171,7 @@ def compare(  # noqa: PLR0913 - the eval's inputs and its three keyword-only kno
     anchors: Sequence[Product],
     score: Callable[[list[Row]], dict[str, Any]],
     *,
+    learned: ComplementMap,
     budget: bool,
     max_items: int,
     llm_anchors: int,
@@ -174,7 +184,7 @@ def compare(  # noqa: PLR0913 - the eval's inputs and its three keyword-only kno
         return anchor.price if budget else None
 
     out: dict[str, Any] = {}
-    with api(settings, embedder, None) as client:
+    with api(settings, embedder, None, catalog, learned) as client:
         vector = bundles(client, catalog, anchors, "vector", budget=budget, max_items=max_items)
         base = [
             (a, nearest(client, catalog, a, r.get("plan", {}).get("slots", [])), cap(a))
@@ -190,7 +200,7 @@ def compare(  # noqa: PLR0913 - the eval's inputs and its three keyword-only kno
     composed: list[dict[str, Any]] = []
     if llm is not None and llm_anchors:
         subset = anchors[:llm_anchors]
-        with api(settings, embedder, llm) as client:
+        with api(settings, embedder, llm, catalog, learned) as client:
             composed = bundles(client, catalog, subset, "llm", budget=budget, max_items=max_items)
         out["llm"] = {
             **score([(a, items_of(r), r["budget"]) for a, r in zip(subset, composed, strict=True)]),
@@ -231,44 +241,113 @@ def fitting_accessories(products: Sequence[Product]) -> dict[str, set[str]]:
     return out
 
 
+DEVICE_CATEGORIES = (
+    "Cameras",
+    "Printers & Scanners",
+    "Laptops",
+    "Phones",
+    "Tablets & E-readers",
+    "TV & Video",
+)
+
+
+def _share(n: int, d: int) -> float | None:
+    return round(n / d, 4) if d else None
+
+
+def fit_scores(rows: Sequence[Row], by_id: dict[str, Product]) -> dict[str, Any]:
+    """Per item: does its statement name the anchor (the old definition: `fits`), does it fit
+    verifiably (statement or model number: `fit`), and by which kind; per anchor: at least one
+    fitting item, slots filled."""
+    items = old = stated = new = hit_old = hit_new = three = 0
+    kinds: Counter[str] = Counter()
+    for anchor, chosen, _budget in rows:
+        products = [by_id[i["id"]] for i in chosen]
+        said = [fits(p, anchor) for p in products]
+        found = [fit(p, anchor) for p in products]
+        items += len(products)
+        old += sum(v is True for v in said)
+        stated += sum(v is not None for v in said)
+        new += sum(f is not None and f.verified for f in found)
+        kinds.update(f.kind if f else "none" for f in found)
+        hit_old += any(v is True for v in said)
+        hit_new += any(f is not None and f.verified for f in found)
+        three += len(products) >= 3
+    return {
+        "anchors": len(rows),
+        "items": items,
+        "compatibility_precision": _share(old, items),
+        "precision_among_items_with_a_statement": _share(old, stated),
+        "anchors_with_a_fitting_accessory": _share(hit_old, len(rows)),
+        "verified_fit_precision": _share(new, items),
+        "anchors_with_a_verified_fit": _share(hit_new, len(rows)),
+        "fit_kinds": dict(kinds.most_common()),
+        "mean_filled_slots": round(items / len(rows), 2) if rows else None,
+        "anchors_with_3_filled_slots": _share(three, len(rows)),
+    }
+
+
+def slot_sources(results: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many planned slots came from each source (request, merchandiser, learned, default)."""
+    counts: Counter[str] = Counter()
+    for result in results:
+        plan = result.get("plan", {})
+        counts.update(plan.get("sources") or [plan.get("source")] * len(plan.get("slots", [])))
+    return dict(counts.most_common())
+
+
+def model_matches(
+    anchors: Sequence[Product], results: Sequence[dict[str, Any]], by_id: dict[str, Product], n: int = 50
+) -> list[dict[str, str]]:
+    """Bundled items verified by a model-number match only (no statement), for a hand check."""
+    out = []
+    for anchor, result in zip(anchors, results, strict=True):
+        for item in items_of(result):
+            product = by_id[item["id"]]
+            found = fit(product, anchor)
+            if found is not None and found.kind == "model":
+                out.append(
+                    {
+                        "anchor_id": anchor.id,
+                        "anchor": anchor.title,
+                        "item_id": product.id,
+                        "item": product.title,
+                        "item_text": product.description[:200],
+                        "evidence": found.evidence,
+                    }
+                )
+    return random.Random(16).sample(out, min(n, len(out)))
+
+
 def electronics(
     args: argparse.Namespace, settings: Settings, embedder: Embedder, llm: OpenAILLMClient | None
 ) -> dict[str, Any]:
-    files = sorted(args.icecat_dir.glob("products-*.json"))
-    products = [p for f in files for p in read_products(f) if isinstance(p, Product)]
-    learned = learn_from_compatibility(products)
+    rows, categories = read_catalog(sorted(args.icecat_dir.glob("products-*.json")))
+    products = [p for p in rows if isinstance(p, Product)]
+    learned = learn_from_catalog(products)
+    planned = {**load_defaults().complements, **learned.complements}  # what the planner can use
     settings = replace(settings, data_dir=args.work_dir / "icecat")
-    prepare(settings, products, "icecat", embedder, learned)
+    prepare(settings, products, "icecat", embedder)
     by_id = {p.id: p for p in products}
     fitting = fitting_accessories(products)
     candidates = sorted(
         d
         for d in fitting
-        if by_id[d].category not in ("", "Other") and learned.for_category(by_id[d].category)
+        if by_id[d].category not in ("", "Other", "Accessories") and filter_key(by_id[d].category) in planned
     )
     anchors = [by_id[i] for i in random.Random(7).sample(candidates, min(args.anchors, len(candidates)))]
 
     def score(rows: list[Row]) -> dict[str, Any]:
-        items = fit_items = anchors_hit = stated = stated_fit = 0
-        for anchor, chosen, _budget in rows:
-            verdicts = [fits(by_id[i["id"]], anchor) for i in chosen]
-            items += len(verdicts)
-            fit_items += sum(v is True for v in verdicts)
-            stated += sum(v is not None for v in verdicts)
-            stated_fit += sum(v is True for v in verdicts)
-            anchors_hit += any(v is True for v in verdicts)
-        return {
-            "anchors": len(rows),
-            "items": items,
-            "compatibility_precision": round(fit_items / items, 4) if items else None,
-            "precision_among_items_with_a_statement": round(stated_fit / stated, 4) if stated else None,
-            "anchors_with_a_fitting_accessory": round(anchors_hit / len(rows), 4) if rows else None,
-        }
+        out = fit_scores(rows, by_id)
+        out["device_anchors"] = fit_scores([r for r in rows if r[0].category in DEVICE_CATEGORIES], by_id)
+        return out
 
     report: dict[str, Any] = {
         "catalog_products": len(products),
+        "categories": categories.line() if categories else None,
         "devices_named_by_accessories": len(fitting),
         "eligible_anchors": len(candidates),
+        "anchor_categories": dict(Counter(a.category for a in anchors).most_common()),
         "learned_map": learned.as_json()["complements"],
     }
     variants, vector, composed = compare(
@@ -278,11 +357,14 @@ def electronics(
         "icecat",
         anchors,
         score,
+        learned=learned,
         budget=False,
         max_items=4,
         llm_anchors=args.llm_anchors,
     )
     report |= variants
+    report["vector"]["slot_sources"] = slot_sources(vector)
+    report["model_match_sample"] = model_matches(anchors, vector, by_id)
     if composed:
         report["llm_examples"] = composed[:2]
     report["vector_examples"] = vector[:2]
@@ -324,7 +406,7 @@ def fashion(
         return joint.get((a, b), 0) * len(test) / (single[a] * single[b])
 
     settings = replace(settings, data_dir=args.work_dir / "myntra")
-    prepare(settings, products, "myntra", embedder, learned)
+    prepare(settings, products, "myntra", embedder)
     by_id = {p.id: p for p in products}
     pool = sorted(p.id for p in products if p.category != OTHER and learned.for_category(p.category))
     anchors = [by_id[i] for i in random.Random(11).sample(pool, min(args.anchors, len(pool)))]
@@ -366,6 +448,7 @@ def fashion(
         "myntra",
         anchors,
         score,
+        learned=learned,
         budget=True,
         max_items=3,
         llm_anchors=args.llm_anchors,
@@ -387,13 +470,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llm-anchors", type=int, default=10)
     parser.add_argument("--llm-deadline-ms", type=int, default=60_000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "evals" / "bundles-report.json")
+    parser.add_argument(
+        "--embed-cache",
+        type=Path,
+        default=ROOT / "var" / "embed-cache",
+        help="vectors by text, reused across runs (evals/embed_cache.py)",
+    )
+    parser.add_argument(
+        "--embed-backend",
+        choices=["onnx", "torch"],
+        default=Settings().embed_backend,
+        help="the embedder (docs/bundles.md's earlier figures: torch, the default then)",
+    )
     args = parser.parse_args(argv)
     settings = Settings(
+        embed_backend=args.embed_backend,
         llm_base_url=args.llm_url,
         llm_model=args.llm_model if args.llm_url else None,
         llm_deadline_ms=args.llm_deadline_ms,
     )
-    embedder = build_embedder(settings, threads=2)
+    embedder = CachedEmbedder(
+        build_embedder(settings, threads=2), cache_path(args.embed_cache, embedding_model_id(settings))
+    )
     llm = OpenAILLMClient(args.llm_url, "unused", args.llm_model) if args.llm_url else None
     started = time.perf_counter()
     report: dict[str, Any] = {

@@ -1,8 +1,10 @@
 """Build the bundled sample catalog from ../shared/data/icecat (a maintainer's tool, run once).
 
 Takes every product judged in judgments-dev.csv plus a seeded random fill up to SIZE products,
-converts them to the canonical format with the same reader `aisle ingest` uses, and writes
-data/sample/icecat-sample.jsonl. The README's commands never run this: its output is committed.
+converts them to the canonical format with the same reader `aisle ingest` uses (categories filed
+by the classifier the whole catalog teaches, embeddings/categorize.py, as `aisle ingest` of the
+full catalog would), and writes data/sample/icecat-sample.jsonl. The README's commands never run
+this: its output is committed.
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ import random
 import sys
 from pathlib import Path
 
-from embeddings.readers import RowError, icecat
+from app.domain.models import Product
+from embeddings.readers import read_catalog
 
 SIZE = 3000
 SEED = 20261127
 
 
 def main(shared: Path, out: Path) -> None:
-    raw = [p for i in range(1, 5) for p in json.loads((shared / f"products-{i}.json").read_text())]
-    by_id = {str(p["id"]): p for p in raw}
+    rows, summary = read_catalog(shared / f"products-{i}.json" for i in range(1, 5))
+    by_id = {p.id: p for p in rows if isinstance(p, Product)}
+    print(summary.line() if summary else "no Icecat rows", file=sys.stderr)
     with (shared / "judgments-dev.csv").open(newline="") as f:
         judged = {row["docid"] for row in csv.DictReader(f)}
     chosen = sorted(judged & by_id.keys())
@@ -31,10 +35,7 @@ def main(shared: Path, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as f:
         for pid in sorted(chosen, key=int):
-            product = icecat(by_id[pid], pid)
-            if isinstance(product, RowError):
-                print(f"skipped {product}", file=sys.stderr)
-                continue
+            product = by_id[pid]
             row = {
                 "id": product.id,
                 "title": product.title,

@@ -175,6 +175,13 @@ class ProductOut(msgspec.Struct):
     attributes: dict[str, str | float | bool]
 
 
+class FitOut(msgspec.Struct):
+    "Why the item goes with the anchor (docs/bundles.md): `statement` (its maker's compatibility\n    list names the anchor), `model` (its text names the anchor's model), `series`, `kind` (its\n    text names the anchor's kind: \"camera case\"), `brand`."
+
+    kind: str
+    evidence: str
+
+
 class SlotOut(msgspec.Struct, omit_defaults=True):
     category: str
     item: Item | None
@@ -183,11 +190,13 @@ class SlotOut(msgspec.Struct, omit_defaults=True):
     pinned: bool = False
     fits_anchor: bool | None = None
     empty_because: str | None = None
+    fit: FitOut | None = None
 
 
 class PlanOut(msgspec.Struct, omit_defaults=True):
     source: str
     slots: list[str]
+    sources: list[str] = []
 
 
 class BundleResponse(msgspec.Struct):

@@ -254,6 +254,15 @@ class BundleRequest(msgspec.Struct, forbid_unknown_fields=True):
         )
 
 
+class FitOut(msgspec.Struct):
+    """Why the item goes with the anchor (docs/bundles.md): `statement` (its maker's compatibility
+    list names the anchor), `model` (its text names the anchor's model), `series`, `kind` (its
+    text names the anchor's kind: "camera case"), `brand`."""
+
+    kind: str
+    evidence: str
+
+
 class SlotOut(msgspec.Struct, omit_defaults=True):
     category: str
     item: Item | None
@@ -262,11 +271,13 @@ class SlotOut(msgspec.Struct, omit_defaults=True):
     pinned: bool = False
     fits_anchor: bool | None = None
     empty_because: str | None = None
+    fit: FitOut | None = None
 
 
 class PlanOut(msgspec.Struct, omit_defaults=True):
     source: str
     slots: list[str]
+    sources: list[str] = []  # per slot, when the plan merges several maps
 
 
 class BundleResponse(msgspec.Struct):
@@ -292,6 +303,7 @@ class BundleResponse(msgspec.Struct):
                     pinned=s.pinned,
                     fits_anchor=s.fits_anchor,
                     empty_because=s.empty_because,
+                    fit=FitOut(s.fit.kind, s.fit.evidence) if s.fit else None,
                 )
                 for s in r.slots
             ],
@@ -299,7 +311,7 @@ class BundleResponse(msgspec.Struct):
             rationale=r.rationale,
             ranking=r.ranking,
             fallback=Fallback(r.fallback) if r.fallback else None,
-            plan=PlanOut(r.plan.source, list(r.plan.slots)),
+            plan=PlanOut(r.plan.source, list(r.plan.slots), list(r.plan.sources)),
             timings_ms=dict(r.timings),
         )
 

@@ -1,5 +1,7 @@
 """A slot's candidates, as pure functions: the budget left for the open slots, the index filters
-for one slot, the hard constraints (gender, stated compatibility) and the merchandiser's order.
+for one slot, the hard constraints (gender; an accessory that says it is for other devices) and
+the order: the merchandiser's boosts, then how well an item fits the anchors (fit.py: a
+statement or a model match before a series or brand affinity before nothing), then similarity.
 
 The service only adds the I/O: one index query per slot between `slot_filters` and
 `slot_candidates`.
@@ -7,10 +9,10 @@ The service only adds the I/O: one index query per slot between `slot_filters` a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from app.bundles.compatibility import fits
+from app.bundles.fit import STRENGTH, Fit, misfit, strongest
 from app.domain.models import Filters, Product, ScoredProduct, filter_key
 
 _KIDS = {"boys", "girls", "unisex kids", "kids"}
@@ -64,36 +66,60 @@ def gender_compatible(candidate: Product, anchors: Sequence[Product]) -> bool:
     return True
 
 
-def fit_verdicts(candidate: Product, anchors: Sequence[Product]) -> list[bool | None]:
-    """Per anchor: does the candidate's compatibility statement name it (None: no statement)."""
-    return [fits(candidate, a) for a in anchors]
-
-
 def admissible(candidate: Product, anchors: Sequence[Product]) -> bool:
-    """The hard constraints: the anchors' gender, and no accessory whose own compatibility
-    statement names other devices only."""
-    verdicts = fit_verdicts(candidate, anchors)
-    return gender_compatible(candidate, anchors) and not (verdicts and all(v is False for v in verdicts))
+    """The hard constraints: the anchors' gender, and no accessory that says it is for other
+    devices only (its statement names none of the anchors, or it names another model of theirs)."""
+    return gender_compatible(candidate, anchors) and not misfit(candidate, anchors)
 
 
 def slot_candidates(
     hits: Sequence[ScoredProduct], anchors: Sequence[Product], boost_brands: Iterable[str]
 ) -> list[ScoredProduct]:
-    """The admissible hits, boosted brands first, then confirmed fits, then in index order."""
+    """The admissible hits: boosted brands first, then by how well they fit (a verified fit
+    before an affinity before nothing), then in index order (similarity)."""
     boost = {filter_key(b) for b in boost_brands}
 
-    def order(hit: ScoredProduct) -> tuple[bool, bool]:
-        boosted = filter_key(hit.product.brand) in boost
-        confirmed = any(v is True for v in fit_verdicts(hit.product, anchors))
-        return not boosted, not confirmed
+    def order(hit: ScoredProduct) -> tuple[bool, int]:
+        found = strongest(hit.product, anchors)
+        return filter_key(hit.product.brand) not in boost, -(STRENGTH[found.kind] if found else 0)
 
     return sorted((h for h in hits if admissible(h.product, anchors)), key=order)  # stable: index order
 
 
+def fit_tier(pool: Sequence[ScoredProduct], anchors: Sequence[Product]) -> int:
+    """How well a slot's candidates can fit the anchors: 0 an item verifiably fits, 1 an item has
+    an affinity (series, brand), 2 only unrelated items, 3 no candidate."""
+    best = max((STRENGTH[f.kind] for h in pool if (f := strongest(h.product, anchors))), default=-1)
+    if best < 0:
+        return 2 if pool else 3
+    return 0 if best >= STRENGTH["model"] else 1
+
+
+def choose_slots(
+    planned: Sequence[str],
+    pools: Mapping[str, Sequence[ScoredProduct]],
+    anchors: Sequence[Product],
+    room: int,
+) -> list[str]:
+    """`room` of the planned (hinted) slots: those with an item that fits the anchors first, then
+    an affinity, then the rest, each group in the plan's order; the bundle keeps the plan's order.
+    A plan learned from data ranks categories; whether this catalog has an accessory for this
+    very device decides which of them are worth a slot."""
+    tiers = {s: fit_tier(pools.get(s, ()), anchors) for s in planned}
+    kept = set(sorted(planned, key=lambda s: (tiers[s], planned.index(s)))[:room])
+    return [s for s in planned if s in kept]
+
+
+def item_fit(item: ScoredProduct | None, anchors: Sequence[Product]) -> Fit | None:
+    return strongest(item.product, anchors) if item else None
+
+
 def fits_anchor(item: ScoredProduct | None, anchors: Sequence[Product]) -> bool | None:
-    """True if the item's statement names an anchor, False if it names none of them, None if it
-    makes no statement about one of them (or there is no item)."""
-    verdicts = fit_verdicts(item.product, anchors) if item else []
-    if any(v is True for v in verdicts):
+    """True if the item verifiably fits an anchor (its statement or its text names the model),
+    False if it says it is for other devices, None if neither is known (or there is no item)."""
+    if item is None:
+        return None
+    found = strongest(item.product, anchors)
+    if found is not None and found.verified:
         return True
-    return None if not verdicts or None in verdicts else False
+    return False if misfit(item.product, anchors) else None

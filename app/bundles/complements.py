@@ -1,24 +1,23 @@
-"""Complement maps: which categories complete an anchor's category, from three sources.
+"""Complement maps: which categories complete an anchor's category, by source.
 
-- `merchandiser`: managed through the API (PUT /v1/catalogs/{c}/complements) or a config file,
-  validated against the catalog's real categories;
-- `learned`: computed from co-occurrence data, e.g. Icecat accessories' compatibility statements
-  (which accessory categories name devices of which categories) or real outfits (which fashion
-  categories are worn together): `aisle complements learn`;
-The request's own `slots` and the LLM's proposal are the other two sources of the slot planner
-(planner.py). A map is a value (app/domain/complements.py).
+- `merchandiser`: managed through the API (PUT /v1/catalogs/{c}/complements), validated against
+  the catalog's real categories (`validate_map`);
+- `learned`: computed from data: the catalog's own accessories that fit its devices (priors.py,
+  at every ingest) or real outfits (which fashion categories are worn together, here), both
+  ranked by lift: `aisle complements learn`;
+- the curated defaults (defaults/), and the request's own `slots` and the LLM's proposal, are
+  the slot planner's other sources (planner.py). A map is a value (app/domain/complements.py).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from app.bundles.compatibility import compatibility_text, model_tokens
 from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.errors import InvalidRequest
-from app.domain.models import Product, filter_key
+from app.domain.models import filter_key
 
 MAX_SLOTS_PER_CATEGORY = 20
 
@@ -49,85 +48,30 @@ def validate_map(
     return ComplementMap(source, out, provenance)
 
 
-def _ranked(
-    pairs: Mapping[str, Counter[str]], min_count: int, top: int, min_share: float = 0.1
-) -> dict[str, tuple[str, ...]]:
-    """Per anchor, the `top` strongest complements seen at least `min_count` times and at least
-    `min_share` as often as the strongest one (drops the long tail of coincidental matches)."""
-    out = {}
-    for anchor, counts in sorted(pairs.items()):
-        ranked = counts.most_common(top)
-        if not ranked:
-            continue
-        floor = max(min_count, min_share * ranked[0][1])
-        kept = tuple(c for c, n in ranked if n >= floor)
-        if kept:
-            out[anchor] = kept
-    return out
-
-
-_GENERIC = {"", "other", "accessories"}  # too vague to plan a slot for, or to anchor one
-
-
-def _distinctive(token: str) -> bool:
-    """Learning needs tokens that name one model line: "m9040", "5000ps", "1320" (4+ digits) yes;
-    "10", "145" (a number that many titles share) no."""
-    has_letter = any(c.isalpha() for c in token)
-    return (has_letter and len(token) >= 3) or (token.isdigit() and len(token) >= 4)
-
-
-def _prefixes(token: str) -> list[str]:
-    """A title token and its distinctive prefixes of at least 2/3 of its length, so "M404" in a
-    statement meets "M404dn" in a title (learning is stricter than `fits`: at catalog scale,
-    short prefixes collide)."""
-    shortest = max(4, -(-2 * len(token) // 3))
-    return [token[:n] for n in range(shortest, len(token) + 1) if _distinctive(token[:n])] or (
-        [token] if _distinctive(token) else []
-    )
-
-
-def learn_from_compatibility(
-    products: Sequence[Product], *, min_count: int = 2, top: int = 6
-) -> ComplementMap:
-    """Accessory category X complements device category Y when accessories of X state that they
-    fit products of Y (exact model-token matches against the catalog's own titles)."""
-    by_token: dict[str, set[int]] = defaultdict(set)
-    for n, p in enumerate(products):
-        for token in model_tokens(p.title):
-            for prefix in _prefixes(token):
-                by_token[prefix].add(n)
-    pairs: dict[str, Counter[str]] = defaultdict(Counter)
-    for accessory in products:
-        statement = compatibility_text(accessory)
-        if statement is None or filter_key(accessory.category) in _GENERIC:
-            continue
-        named: set[int] = set()
-        for token in model_tokens(statement):
-            if _distinctive(token):
-                named |= by_token.get(token, set())
-        device_categories = {
-            filter_key(products[n].category) for n in named if products[n].id != accessory.id
-        }
-        for category in device_categories - {filter_key(accessory.category), *_GENERIC}:
-            pairs[category][filter_key(accessory.category)] += 1
-    for anchor in list(pairs):
-        for generic in _GENERIC:
-            pairs[anchor].pop(generic, None)
-    return ComplementMap("learned", _ranked(pairs, min_count, top), "accessory compatibility statements")
-
-
 def learn_from_outfits(
     outfits: Iterable[Iterable[str]], *, min_count: int = 5, top: int = 6
 ) -> ComplementMap:
-    """Category Y complements X when they are worn together in real outfits; ranked by how often
-    an outfit with X also has Y."""
-    pairs: dict[str, Counter[str]] = defaultdict(Counter)
+    """Category Y complements X when real outfits with X hold Y more often than outfits at large:
+    lift(X, Y) = P(X and Y) / (P(X) P(Y)) > 1 over outfits, with at least `min_count` outfits
+    holding both; highest lift first. (Ranked by how often they are worn together, shoes, bags
+    and tops came first for everything: common, so rarely particular to X; docs/bundles.md.)"""
+    single: Counter[str] = Counter()
+    joint: dict[str, Counter[str]] = defaultdict(Counter)
+    total = 0
     for outfit in outfits:
         categories = {filter_key(c) for c in outfit}
+        total += 1
+        single.update(categories)
         for a in categories:
             for b in categories - {a}:
-                pairs[a][b] += 1
-    return ComplementMap("learned", _ranked(pairs, min_count, top), "outfit co-occurrence")
+                joint[a][b] += 1
+    out = {}
+    for a, counts in sorted(joint.items()):
+        scored = [(n * total / (single[a] * single[b]), n, b) for b, n in counts.items() if n >= min_count]
+        kept = [b for lift, _, b in sorted(scored, key=lambda x: (-x[0], -x[1], x[2])) if lift > 1.0]
+        if kept:
+            out[a] = tuple(kept[:top])
+    return ComplementMap("learned", out, "outfit co-occurrence, ranked by lift")
 
 
 def read_outfits(path: Path) -> list[set[str]]:

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from app.bundles.assemble import BundleSlot, assemble_slots, rationale
-from app.bundles.candidates import remaining_budget, slot_candidates, slot_filters
+from app.bundles.candidates import choose_slots, remaining_budget, slot_candidates, slot_filters
 from app.bundles.complements import validate_map
 from app.bundles.compose import Composition, vector_compose
-from app.bundles.planner import ProposeSlots, SlotPlan, plan_slots, with_pins
+from app.bundles.defaults import load_defaults, load_never
+from app.bundles.planner import MapSource, ProposeSlots, SlotPlan, plan_slots, with_pins
 from app.bundles.signals import (
     MAX_CO_PURCHASED,
     CoPurchase,
@@ -50,7 +51,10 @@ from app.vocabularies import Vocabularies
 
 Compose = Literal["llm", "vector"]
 POOL = 60  # candidates fetched per slot before the hard constraints
+DEFAULTS = ComplementMap("learned", {}, "the curated defaults (app/bundles/defaults/)")  # a marker
 SHOWN = 8  # candidates per slot the LLM chooses from
+WIDE = 2  # a hinted plan (learned, defaults) looks at this many times `max_items` slots
+MAX_PLANNED = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,8 @@ class BundleService:
         *,
         fusion: Fusion = Fusion(),
         purchases: PurchaseSignals | None = None,
+        defaults: ComplementMap | None = DEFAULTS,
+        never: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self._purchases = purchases  # co-purchase statistics, below the merchandiser (signals.py)
         self._index = index
@@ -116,6 +122,8 @@ class BundleService:
         self._store = store
         self._vocabularies = vocabularies
         self._fusion = fusion
+        self._defaults = load_defaults() if defaults is DEFAULTS else defaults
+        self._never = load_never() if defaults is DEFAULTS else (never or {})
 
     async def bundle(self, catalog: str, q: BundleQuery) -> BundleResult:
         start = time.perf_counter()
@@ -137,12 +145,16 @@ class BundleService:
             anchor_products,
             q.slots,
             known,
-            maps=lambda source: self._store.get(catalog, source),
+            maps=lambda source: self._map(catalog, source),
             propose=self._proposer(catalog),
-            max_items=q.max_items,
+            max_items=min(q.max_items * WIDE, MAX_PLANNED),
             purchases=purchase_slots(co[0], anchor_products, known),
+            never=self._never,
         )
-        slots = with_pins(plan.slots, list(pinned), q.max_items)
+        hinted = plan.source in ("learned", "default")  # hints: the slots that fit are kept below
+        if not hinted:
+            plan = replace(plan, slots=plan.slots[: q.max_items])
+        slots = with_pins(plan.slots, list(pinned), len(plan.slots) + len(pinned))
         timings["plan"] = _ms(step)
 
         step = time.perf_counter()
@@ -152,6 +164,12 @@ class BundleService:
             *(self._candidates(catalog, anchors, s, q, remaining, co) for s in open_slots)
         )
         candidates = dict(zip(open_slots, pools, strict=True))
+        if hinted:
+            room = max(q.max_items - len(pinned), 0)
+            chosen = choose_slots(open_slots, candidates, anchor_products, room)
+            plan = replace(plan, slots=tuple(chosen), sources=tuple(plan.source_of(s) for s in chosen))
+            candidates = {s: candidates[s] for s in chosen}
+        slots = with_pins(plan.slots, list(pinned), q.max_items)
         timings["candidates"] = _ms(step)
 
         fixed = {s: ScoredProduct(r.product, 1.0, r.content_hash) for s, r in pinned.items()}
@@ -178,6 +196,11 @@ class BundleService:
             timings={**timings, "total": _ms(start)},
             llm=[u for u in (plan.usage, composed.usage) if u is not None],
         )
+
+    async def _map(self, catalog: str, source: MapSource) -> ComplementMap | None:
+        if source == "default":
+            return self._defaults
+        return await self._store.get(catalog, source)
 
     async def complement_maps(self, catalog: str) -> tuple[ComplementMap | None, ComplementMap | None]:
         await self._vocabularies.get(catalog)  # 404 for an unknown catalog

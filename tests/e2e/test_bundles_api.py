@@ -92,7 +92,7 @@ def test_complement_maps_are_managed_through_the_api_and_used(client: TestClient
         ({"anchor_ids": []}, 422),
         ({"anchor_ids": ["nope"], "slots": ["bags"]}, 404),
         ({"anchor_ids": ["cam-eos"], "slots": ["tents"]}, 422),
-        ({"anchor_ids": ["cam-eos"]}, 422),  # no map, no LLM: nothing to plan from
+        ({"anchor_ids": ["jeans-m"]}, 422),  # no map, no default, no LLM: nothing to plan from
         ({"anchor_ids": ["cam-eos"], "slots": ["bags"], "max_items": 11}, 422),
         ({"anchor_ids": ["cam-eos"], "slots": ["bags"], "budget": {"max_total": 0}}, 422),
         (

@@ -63,8 +63,15 @@ def test_complements_learn_writes_a_map_from_compatibility_statements_or_outfits
     rows = [
         '{"id": "p1", "title": "HP LaserJet M404dn printer", "category": "Printers"}',
         '{"id": "p2", "title": "HP LaserJet M428fdw printer", "category": "Printers"}',
+        '{"id": "c1", "title": "Canon EOS 250D camera", "category": "Cameras"}',
         '{"id": "t1", "title": "HP 59A toner", "category": "Toner", "attributes": {"compatibility": "LaserJet M404, M428"}}',
         '{"id": "t2", "title": "HP 59X toner", "category": "Toner", "attributes": {"compatibility": "M404dn"}}',
+        '{"id": "t3", "title": "HP 59Y toner", "category": "Toner", "attributes": {"compatibility": "M428fdw"}}',
+    ]
+    rows += [  # lift: each accessory category is particular to one device category
+        f'{{"id": "b{n}", "title": "Canon LP-E17 battery {n}", "category": "Batteries", '
+        '"attributes": {"compatibility": "EOS 250D"}}'
+        for n in range(3)
     ]
     catalog = tmp_path / "shop.jsonl"
     catalog.write_text("\n".join(rows) + "\n")
@@ -73,10 +80,12 @@ def test_complements_learn_writes_a_map_from_compatibility_statements_or_outfits
     store = SQLiteControlStore(tmp_path / "var" / "control.db")
     learned = asyncio.run(store.get("shop", "learned"))
     assert learned is not None
-    assert learned.complements == {"printers": ("toner",)}
+    assert learned.complements == {"cameras": ("batteries",), "printers": ("toner",)}
     outfits = tmp_path / "outfits.tsv"
     outfits.write_text(
-        "image_signature label\n" + "".join(f"o{n}\tx\tPants\no{n}\tx\tShoes\n" for n in range(6))
+        "image_signature label\n"
+        + "".join(f"o{n}\tx\tPants\no{n}\tx\tShoes\n" for n in range(6))
+        + "".join(f"d{n}\tx\tDresses\nd{n}\tx\tHandbags\n" for n in range(6))
     )
     assert main(["complements", "learn", "--catalog", "fashion", "--from-outfits", str(outfits)]) == 0
     fashion = asyncio.run(store.get("fashion", "learned"))

@@ -15,7 +15,7 @@ from app.adapters.edge_index import EdgeVectorIndex
 from app.adapters.qdrant_server_index import QdrantServerIndex
 from app.adapters.sentence_transformer_embedder import SentenceTransformerEmbedder
 from app.adapters.sqlite_store import SQLiteControlStore
-from app.bundles.complements import learn_from_compatibility
+from app.bundles.priors import learn_from_catalog
 from app.domain.models import Product
 from app.main import Deps, create_app
 from app.search.service import RecommendationService
@@ -138,7 +138,7 @@ def client(
     index = EdgeVectorIndex(edge_dir)
     store = SQLiteControlStore(edge_dir / "control.db")
     asyncio.run(store.migrate())
-    asyncio.run(store.put("icecat", learn_from_compatibility(products)))
+    asyncio.run(store.put("icecat", learn_from_catalog(products)))
     deps = Deps(embedder=model, index=index, store=store)
     with TestClient(create_app(Settings(data_dir=edge_dir), deps)) as client:
         yield client

@@ -13,8 +13,9 @@ import pytest
 from app.adapters.complement_files import FileComplementStore
 from app.bundles.candidates import gender_compatible
 from app.bundles.compatibility import fits, model_tokens
-from app.bundles.complements import learn_from_compatibility, learn_from_outfits, validate_map
+from app.bundles.complements import learn_from_outfits, validate_map
 from app.bundles.compose import model_line
+from app.bundles.priors import learn_from_catalog
 from app.bundles.service import BundleQuery, BundleResult, BundleRules, BundleService
 from app.domain.complements import ComplementMap
 from app.domain.errors import InvalidRequest, LLMServerError, ProductNotFound
@@ -35,6 +36,7 @@ def make(
     deadline_s: float = 1.0,
     breaker: CircuitBreaker | None = None,
     bulkhead: Bulkhead | None = None,
+    defaults: ComplementMap | None = None,
 ) -> BundleService:
     index = InMemoryVectorIndex()
     asyncio.run(ingest(SHOP, "shop", HashingEmbedder(), index, model_id="m"))
@@ -48,7 +50,7 @@ def make(
             store.put("shop", ComplementMap("learned", {k: tuple(v) for k, v in learned.items()}, "test"))
         )
     stage = make_stage(llm, deadline_s=deadline_s, breaker=breaker, bulkhead=bulkhead)
-    return BundleService(index, stage, store, Vocabularies(index))
+    return BundleService(index, stage, store, Vocabularies(index), defaults=defaults)
 
 
 def run(service: BundleService, **query: Any) -> BundleResult:
@@ -88,6 +90,29 @@ def test_the_learned_map_is_used_when_no_merchandiser_map_exists(tmp_path: Path)
     )
     assert result.plan.source == "learned"
     assert result.plan.slots == ("bags", "memory")
+
+
+DEFAULTS = ComplementMap("learned", {"cameras": ("batteries", "bags")}, "curated defaults: test v1")
+
+
+def test_the_defaults_fill_up_a_thin_learned_map_and_each_slot_says_where_it_came_from(
+    tmp_path: Path,
+) -> None:
+    service = make(tmp_path, learned={"cameras": ["bags"]}, defaults=DEFAULTS)
+    result = run(service, anchor_ids=("cam-eos",), compose="vector")
+    assert result.plan.slots == ("bags", "batteries")  # the learned slot first, never twice
+    assert result.plan.sources == ("learned", "default")
+
+
+def test_a_merchandiser_map_is_a_decision_never_mixed_with_the_defaults(tmp_path: Path) -> None:
+    service = make(tmp_path, merchandiser={"cameras": ["memory"]}, defaults=DEFAULTS)
+    result = run(service, anchor_ids=("cam-eos",), compose="vector")
+    assert (result.plan.source, result.plan.slots) == ("merchandiser", ("memory",))
+
+
+def test_the_defaults_alone_plan_when_nothing_was_learned(tmp_path: Path) -> None:
+    result = run(make(tmp_path, defaults=DEFAULTS), anchor_ids=("cam-eos",), compose="vector")
+    assert (result.plan.source, result.plan.slots) == ("default", ("batteries", "bags"))
 
 
 def test_the_llm_proposes_slots_last_and_only_real_categories_survive(tmp_path: Path) -> None:
@@ -366,16 +391,18 @@ def test_the_file_store_round_trips_maps(tmp_path: Path) -> None:
 
 
 def test_compatibility_statements_teach_which_categories_complement_which() -> None:
-    learned = learn_from_compatibility(SHOP, min_count=1)
+    learned = learn_from_catalog(SHOP, min_count=1)
     assert set(learned.for_category("cameras")) == {"bags", "batteries"}
     assert learned.for_category("printers") == ("toner",)
 
 
 def test_outfits_teach_which_fashion_categories_go_together() -> None:
     outfits = [{"Pants", "Shoes", "Shirts"}] * 6 + [{"Pants", "Handbags"}] * 5
+    outfits += [{"Dresses", "Shoes"}] * 20 + [{"Dresses", "Handbags"}] * 2
     learned = learn_from_outfits(outfits)
-    assert learned.for_category("pants")[0] in {"shoes", "shirts"}
-    assert "handbags" in learned.for_category("pants")
+    # Shoes go with everything (lift < 1 with pants); handbags are particular to pants here.
+    assert learned.for_category("pants") == ("shirts", "handbags")
+    assert "shoes" not in learned.for_category("pants")
 
 
 def test_model_tokens_and_fits_read_compatibility_statements() -> None:
