@@ -115,6 +115,14 @@ class IntentParser:
                 if stem not in self._lex.generic or len(_WORD.findall(category)) == 1:
                     self._stem_to_categories.setdefault(stem, []).append(category)
         self._synonyms = {k: v for k, v in self._lex.synonyms.items() if v in category_words}
+        # Where a word heads one category and modifies another ("camera" in "cameras" and in
+        # "camera accessories"), the shopper names the category it heads.
+        self._heads: dict[str, set[str]] = {}
+        for category in vocabulary.categories:
+            for part in re.split(r"&|,|\band\b", category):
+                words = _WORD.findall(part)
+                if words:
+                    self._heads.setdefault(_STEM.stemWord(words[-1]), set()).add(category)
 
     def parse(self, turns: Sequence[Turn]) -> Intent:
         intent = Intent()
@@ -209,9 +217,12 @@ class IntentParser:
         for i, word in enumerate(words):
             # "routers", "ssds": a synonym's plural reads as the synonym
             target = self._synonyms.get(word) or self._synonyms.get(word.removesuffix("s"), word)
-            categories = self._stem_to_categories.get(_STEM.stemWord(target))
+            stem = _STEM.stemWord(target)
+            categories = self._stem_to_categories.get(stem)
             if not categories:
                 continue
+            headed = [c for c in categories if c in self._heads.get(stem, ())]
+            categories = headed or categories
             if any(w in self._lex.modifier_cues for w in words[max(0, i - 3) : i]):
                 continue  # "a bag for my laptop": the laptop is not what is wanted
             matches.append((i, categories))
