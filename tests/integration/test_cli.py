@@ -137,7 +137,7 @@ def test_db_migrate_is_idempotent_and_imports_complement_files_once(
     monkeypatch.setenv("AISLE_DATA_DIR", str(tmp_path / "var"))
     assert main(["db", "migrate"]) == 0
     out = capsys.readouterr().out
-    assert "applied migrations [1]" in out
+    assert "applied migrations [1, 3]" in out
     assert "shop.merchandiser.json" in out
     assert main(["db", "migrate"]) == 0
     assert "none (up to date); imported no complement files" in capsys.readouterr().out
