@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ import anyio.to_thread
 import qdrant_edge as qe
 import structlog
 
+from app.adapters.edge_products import ProductCache
 from app.adapters.payload import (
     FACET_KEYS,
     FLOAT_FIELDS,
@@ -29,7 +31,6 @@ from app.adapters.payload import (
     filter_key,
     from_payload,
     point_id,
-    scored,
     stock_key,
     to_payload,
 )
@@ -67,14 +68,16 @@ def edge_filter(filters: Filters) -> qe.Filter | None:
     return qe.Filter(must=must or None, must_not=must_not or None)
 
 
-def edge_request(query: VectorQuery) -> qe.QueryRequest:
+def edge_request(query: VectorQuery, *, with_payload: bool = True) -> qe.QueryRequest:
     flt = edge_filter(query.filters)
     sparse = query.sparse
     if sparse is None or (not sparse.indices and query.positives):
-        return qe.QueryRequest(limit=query.limit, query=edge_query(query), filter=flt, with_payload=True)
+        return qe.QueryRequest(
+            limit=query.limit, query=edge_query(query), filter=flt, with_payload=with_payload
+        )
     lexical = qe.Query.Nearest(qe.SparseVector(list(sparse.indices), list(sparse.values)), using=SPARSE_NAME)
     if not query.positives:
-        return qe.QueryRequest(limit=query.limit, query=lexical, filter=flt, with_payload=True)
+        return qe.QueryRequest(limit=query.limit, query=lexical, filter=flt, with_payload=with_payload)
     depth = max(query.fusion.depth, query.limit)
     return qe.QueryRequest(
         limit=query.limit,
@@ -86,7 +89,7 @@ def edge_request(query: VectorQuery) -> qe.QueryRequest:
         query=qe.Fusion.Rrf(
             k=query.fusion.k, weights=[query.fusion.dense_weight, query.fusion.sparse_weight]
         ),  # type: ignore[arg-type]
-        with_payload=True,
+        with_payload=with_payload,
     )
 
 
@@ -113,6 +116,7 @@ class EdgeVectorIndex:
         self._shards: dict[str, qe.EdgeShard] = {}
         self._open_lock = threading.Lock()
         self._write_locks: dict[str, threading.Lock] = {}
+        self._products = ProductCache()  # decoded payloads: a query reads ids and scores only
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -147,21 +151,36 @@ class EdgeVectorIndex:
         except Exception as e:  # the engine raises plain exceptions; translate them at the edge
             raise IndexUnavailable(f"qdrant edge: {e}") from e
 
-    def _write(self, catalog: str, operation: qe.UpdateOperation) -> None:
+    def _write(self, catalog: str, operation: qe.UpdateOperation, ids: Sequence[str]) -> None:
         shard = self._shard(catalog)
         with self._write_locks[catalog]:
-            shard.update(operation)
+            try:
+                shard.update(operation)
+            finally:  # even a failed write may have applied part of the batch
+                self._products.forget(catalog, [uuid.UUID(point_id(i)) for i in ids])
 
     # -- reads ----------------------------------------------------------------------------
 
     async def query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
         if query.sparse is not None and not query.sparse.indices and not query.positives:
             return []  # a lexical query with no usable term matches nothing
-        request = edge_request(query)
+        request = edge_request(query, with_payload=False)
 
         def run() -> list[ScoredProduct]:
-            points = self._shard(catalog).query(request)
-            return [scored(p.payload or {}, float(p.score)) for p in points]
+            shard = self._shard(catalog)
+            points = shard.query(request)
+
+            def fetch(ids: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+                return [
+                    (r.id, r.payload or {}) for r in shard.retrieve(ids, with_payload=True, with_vector=False)
+                ]
+
+            entries = self._products.lookup(catalog, [p.id for p in points], fetch)
+            return [
+                ScoredProduct(entry[0], float(p.score), entry[1])
+                for p, entry in zip(points, entries, strict=True)
+                if entry is not None  # deleted between the query and the fetch
+            ]
 
         return await self._run(run)
 
@@ -261,16 +280,18 @@ class EdgeVectorIndex:
                 meta.write_text(json.dumps({"dimension": dimension, "distance": "cosine"}))
                 self._shards[catalog] = shard
                 self._write_locks[catalog] = threading.Lock()
+                self._products.forget(catalog)
 
         await self._run(run)
 
     async def upsert(self, catalog: str, records: Sequence[IndexRecord]) -> None:
         points = [edge_point(r) for r in records]
-        await self._run(lambda: self._write(catalog, qe.UpdateOperation.upsert_points(points)))
+        ids = [r.product.id for r in records]
+        await self._run(lambda: self._write(catalog, qe.UpdateOperation.upsert_points(points), ids))
 
     async def delete(self, catalog: str, ids: Sequence[str]) -> None:
         op = qe.UpdateOperation.delete_points([point_id(i) for i in ids])
-        await self._run(lambda: self._write(catalog, op))
+        await self._run(lambda: self._write(catalog, op, ids))
 
     async def optimize(self, catalog: str) -> None:
         def run() -> None:
@@ -284,9 +305,10 @@ class EdgeVectorIndex:
     async def close(self) -> None:
         def run() -> None:
             with self._open_lock:
-                for shard in self._shards.values():
+                for name, shard in self._shards.items():
                     shard.flush()
                     shard.close()
+                    self._products.forget(name)
                 self._shards.clear()
 
         await self._run(run)
