@@ -151,6 +151,21 @@ class EdgeVectorIndex:
         except Exception as e:  # the engine raises plain exceptions; translate them at the edge
             raise IndexUnavailable(f"qdrant edge: {e}") from e
 
+    async def _read(self, catalog: str, fn: Callable[[], T]) -> T:
+        """A short read of an open shard runs on the caller's thread. qdrant-edge-py holds the GIL
+        for the whole engine call (no `py.detach` in its bindings, docs/performance.md), so a worker
+        thread ran it no more in parallel with anything and the event loop stalled all the same;
+        the hop itself was the largest cost left in a served search. Opening a shard (disk, can
+        take seconds) still goes to a worker thread."""
+        if catalog not in self._shards:
+            return await self._run(fn)
+        try:
+            return fn()
+        except AisleError:
+            raise
+        except Exception as e:
+            raise IndexUnavailable(f"qdrant edge: {e}") from e
+
     def _write(self, catalog: str, operation: qe.UpdateOperation, ids: Sequence[str]) -> None:
         shard = self._shard(catalog)
         with self._write_locks[catalog]:
@@ -182,7 +197,7 @@ class EdgeVectorIndex:
                 if entry is not None  # deleted between the query and the fetch
             ]
 
-        return await self._run(run)
+        return await self._read(catalog, run)
 
     async def retrieve(self, catalog: str, ids: Sequence[str]) -> list[IndexRecord]:
         def run() -> list[IndexRecord]:
