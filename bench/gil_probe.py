@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from app.adapters.edge_index import edge_request
+from app.adapters.edge_index import EdgeVectorIndex, edge_request
 from app.domain.lexical import query_vector
 from app.domain.models import VectorQuery
-from app.main import build_embedder, build_index, build_retrieval
+from app.main import build_embedder, build_retrieval
 from app.settings import Settings
 from bench.serve import dev_queries
 
@@ -55,10 +55,10 @@ def beside(work: Callable[[], None]) -> int:
 def main(data_dir: Path, catalog: str, queries: list[str]) -> None:
     settings = Settings(data_dir=data_dir)
     embedder = build_embedder(settings)
-    index = build_index(settings)
+    index = EdgeVectorIndex(data_dir)
     fusion = build_retrieval(settings).fusion
     asyncio.run(index.catalogs())  # opens the shard
-    shard = index._shards[catalog]  # noqa: SLF001 - the engine call alone, no thread hop
+    shard = index._shards[catalog]  # the engine call alone, no thread hop
     vectors = embedder.embed(queries)
     requests = [
         edge_request(VectorQuery(positives=(v,), limit=100, sparse=query_vector(q), fusion=fusion))

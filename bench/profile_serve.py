@@ -19,6 +19,7 @@ import asyncio
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -67,7 +68,10 @@ def summarise(collapsed: Path, top: int = 30) -> dict[str, Any]:
         for label, needle in PARTS:
             if needle in stack:
                 parts[label] += n
-    share = lambda n: round(100.0 * n / max(1, total), 1)  # noqa: E731
+
+    def share(n: int) -> float:
+        return round(100.0 * n / max(1, total), 1)
+
     return {
         "samples": total,
         "parts_inclusive_pct": {label: share(parts[label]) for label, _ in PARTS},
@@ -75,12 +79,16 @@ def summarise(collapsed: Path, top: int = 30) -> dict[str, Any]:
     }
 
 
-async def load(pid: int, port: int, catalog: str, queries: list[str], n: int, seconds: float) -> dict[str, Any]:
+async def load(
+    pid: int, port: int, catalog: str, queries: list[str], n: int, seconds: float
+) -> dict[str, Any]:
     return await phase(pid, port, catalog, queries, n, seconds)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--catalog", default="icecat")
     parser.add_argument("--queries", required=True)
@@ -92,13 +100,13 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    py_spy = shutil.which("py-spy") or str(Path(subprocess.sys.executable).with_name("py-spy"))
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     queries = dev_queries(Path(args.queries))
     scratch = Path(tempfile.mkdtemp(prefix="aisle-profile-"))
     shutil.copytree(Path(args.data_dir).resolve(), scratch / "data")
     env = dict(kv.split("=", 1) for kv in args.env)
-    process, port = start_server("profiled", scratch / "data", env, None)
-    report: dict[str, Any] = {"command": "python -m bench.profile_serve " + " ".join(subprocess.sys.argv[1:])}
+    process, port = start_server(scratch / "data", env, None)
+    report: dict[str, Any] = {"command": "python -m bench.profile_serve " + " ".join(sys.argv[1:])}
     try:
 
         async def run() -> None:
@@ -107,14 +115,15 @@ def main() -> None:
             await load(process.pid, port, args.catalog, queries, 4, 3.0)  # warm-up
             for mode, flags in (("gil", ["--gil"]), ("oncpu", [])):
                 target = out / f"{mode}.txt"
-                spy = subprocess.Popen(
-                    [py_spy, "record", "--pid", str(process.pid), "--rate", str(args.rate), "--format", "raw"]
-                    + ["--output", str(target), "--duration", str(int(args.seconds)), "--nonblocking", *flags],
+                spy = await asyncio.create_subprocess_exec(
+                    *[py_spy, "record", "--pid", str(process.pid), "--rate", str(args.rate)],
+                    *["--format", "raw", "--output", str(target), "--duration", str(int(args.seconds))],
+                    *["--nonblocking", *flags],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
                 result = await load(process.pid, port, args.catalog, queries, args.concurrency, args.seconds)
-                spy.wait(60)
+                await asyncio.wait_for(spy.wait(), 60)
                 report[mode] = {"load": result, **summarise(target)}
                 print(json.dumps({mode: report[mode]["parts_inclusive_pct"], "load": result}), flush=True)
 

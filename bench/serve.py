@@ -101,7 +101,9 @@ async def _one_client(
         writer.close()
 
 
-async def phase(pid: int, port: int, catalog: str, queries: list[str], n: int, seconds: float) -> dict[str, Any]:
+async def phase(
+    pid: int, port: int, catalog: str, queries: list[str], n: int, seconds: float
+) -> dict[str, Any]:
     bodies = [json.dumps({"query": q, "limit": 10}).encode() for q in queries]
     path = f"/v1/catalogs/{catalog}/search".encode()
     out: dict[str, Any] = {"latencies": [], "errors": {}}
@@ -125,17 +127,17 @@ async def phase(pid: int, port: int, catalog: str, queries: list[str], n: int, s
 # -- servers ----------------------------------------------------------------------------------
 
 
-def baseline_tree(ref: str) -> Path:
-    """The source tree at `ref`, unpacked into a temporary directory (run with this venv)."""
+def baseline_tree(ref: str, scratch: Path) -> Path:
+    """The source tree at `ref`, unpacked under `scratch` (run with this venv)."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
-    target = Path(tempfile.mkdtemp(prefix="aisle-bench-base-"))
+    target = scratch / "source"
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
     return target
 
 
 def start_server(
-    name: str, data_dir: Path, env_extra: dict[str, str], source: Path | None
+    data_dir: Path, env_extra: dict[str, str], source: Path | None
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {
@@ -176,7 +178,9 @@ async def wait_ready(port: int, seconds: float) -> bool:
     return False
 
 
-def run_floor(data_dir: Path, catalog: str, queries_file: Path, embed_backend: str = "onnx") -> dict[str, Any]:
+def run_floor(
+    data_dir: Path, catalog: str, queries_file: Path, embed_backend: str = "onnx"
+) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-m", "bench.serve_floor", str(data_dir), catalog, str(queries_file)],
         check=True,
@@ -211,7 +215,9 @@ def summarise(rounds: list[dict[str, Any]], names: list[str], concurrency: list[
                 k: median([f["served_floor"][k] for f in floors]) for k in ("embed_ms", "query_ms", "rank_ms")
             },
             "ceiling_rps_issue_floor": round(cores * 1000.0 / floor_cpu, 1) if floor_cpu else None,
-            "ceiling_rps_served_floor": round(cores * 1000.0 / served_floor_cpu, 1) if served_floor_cpu else None,
+            "ceiling_rps_served_floor": round(cores * 1000.0 / served_floor_cpu, 1)
+            if served_floor_cpu
+            else None,
         },
         "contenders": {},
     }
@@ -252,23 +258,32 @@ def summarise(rounds: list[dict[str, Any]], names: list[str], concurrency: list[
     return summary
 
 
-async def measure(args: argparse.Namespace) -> dict[str, Any]:
-    queries_file = Path(args.queries)
-    queries = dev_queries(queries_file)
-    contenders: dict[str, tuple[dict[str, str], Path | None]] = {}
+Contenders = dict[str, tuple[dict[str, str], Path | None]]
+
+
+def prepare(args: argparse.Namespace, scratch: Path) -> tuple[Contenders, dict[str, Path]]:
+    """The contenders (extra env, source tree) and a copy of the data directory for each and for
+    the floor: an Edge shard is locked by the one process that opens it."""
+    contenders: Contenders = {}
     if "aisle" in args.contenders:
         contenders["aisle"] = ({}, None)
     if "aisle-torch" in args.contenders:
         contenders["aisle-torch"] = ({"AISLE_EMBED_BACKEND": "torch"}, None)
     if args.baseline_ref:
-        contenders[f"aisle@{args.baseline_ref}"] = ({}, baseline_tree(args.baseline_ref))
-    # An Edge shard is locked by the one process that opens it: each server and the floor get a copy.
-    scratch = Path(tempfile.mkdtemp(prefix="aisle-bench-serve-"))
+        contenders[f"aisle@{args.baseline_ref}"] = ({}, baseline_tree(args.baseline_ref, scratch))
     copies = {}
     for name in [*contenders, "floor"]:
         copies[name] = scratch / name.replace("@", "-")
         shutil.copytree(Path(args.data_dir).resolve(), copies[name])
-    servers = {name: start_server(name, copies[name], env, src) for name, (env, src) in contenders.items()}
+    return contenders, copies
+
+
+async def measure(
+    args: argparse.Namespace, contenders: Contenders, copies: dict[str, Path]
+) -> dict[str, Any]:
+    queries_file = Path(args.queries)
+    queries = dev_queries(queries_file)
+    servers = {name: start_server(copies[name], env, src) for name, (env, src) in contenders.items()}
     rounds: list[dict[str, Any]] = []
     try:
         for name, (process, port) in servers.items():
@@ -293,7 +308,6 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             process.terminate()
         for process, _ in servers.values():
             process.wait(30)
-        shutil.rmtree(scratch, ignore_errors=True)
     return {
         "summary": summarise(rounds, list(servers), args.concurrency),
         "rounds": rounds,
@@ -308,7 +322,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", required=True, help="a data directory holding the catalog")
     parser.add_argument("--catalog", default="icecat")
     parser.add_argument("--queries", required=True, help="judgments CSV: its distinct queries are sent")
@@ -319,7 +335,12 @@ def main() -> None:
     parser.add_argument("--baseline-ref", default=None, help="also serve the tree at this git ref")
     parser.add_argument("--out", default=str(ROOT / "bench/results/serve.json"))
     args = parser.parse_args()
-    result = asyncio.run(measure(args))
+    scratch = Path(tempfile.mkdtemp(prefix="aisle-bench-serve-"))
+    try:
+        contenders, copies = prepare(args, scratch)
+        result = asyncio.run(measure(args, contenders, copies))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["summary"], indent=2))
 

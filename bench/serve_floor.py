@@ -24,12 +24,12 @@ import numpy as np
 from app.domain.lexical import query_vector
 from app.domain.models import VectorQuery
 from app.main import build_embedder, build_index, build_ranking, build_retrieval
-from app.settings import Settings
+from app.settings import EmbedBackend, Settings
 from bench.serve import dev_queries
 
 
 async def main(data_dir: Path, catalog: str, queries: list[str]) -> None:
-    backend = "torch" if os.environ.get("AISLE_EMBED_BACKEND") == "torch" else "onnx"
+    backend: EmbedBackend = "torch" if os.environ.get("AISLE_EMBED_BACKEND") == "torch" else "onnx"
     settings = Settings(data_dir=data_dir, embed_backend=backend)
     embedder = build_embedder(settings)
     index = build_index(settings)
@@ -42,7 +42,9 @@ async def main(data_dir: Path, catalog: str, queries: list[str]) -> None:
         t0 = time.perf_counter()
         vector = embedder.embed([text])[0]
         t1 = time.perf_counter()
-        query = VectorQuery(positives=(vector,), limit=limit, sparse=query_vector(text), fusion=retrieval.fusion)
+        query = VectorQuery(
+            positives=(vector,), limit=limit, sparse=query_vector(text), fusion=retrieval.fusion
+        )
         items = await index.query(catalog, query)
         t2 = time.perf_counter()
         if rank:

@@ -2,8 +2,11 @@
 
 One `EdgeShard` per catalog under `<data_dir>/edge/<catalog>/`, persisted and reopened on start.
 A shard is locked by one process, so several server workers need `QdrantServerIndex` instead.
-The engine is synchronous; every call runs in a worker thread so the event loop stays free, and
-writes to one shard are serialised by a lock (reads run concurrently).
+The engine is synchronous and holds the GIL for a whole call (docs/performance.md): a query of an
+open shard runs on the caller's thread (a worker thread bought no parallelism, only the hop's
+cost); opening a shard and every other call run in a worker thread. Writes to one
+shard are serialised by a lock. A query reads ids and scores only; products come from a cache of
+decoded payloads (edge_products.py).
 """
 
 from __future__ import annotations
