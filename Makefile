@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run serve ingest test lint typecheck unit integration e2e bench bench-llm eval-gate clean synth lock client-types
+.PHONY: install run serve ingest test lint typecheck unit integration e2e bench bench-llm bench-serve eval-gate clean synth lock client-types
 
 # Installs from the lockfile (requirements/dev.lock: every extra, hash-checked, no resolver run),
 # then torch's CPU build alone: it is left out of the locks because its wheel comes from PyTorch's
@@ -70,6 +70,14 @@ bench: install
 
 bench-llm: install
 	$(BIN)/python -m bench.llm
+
+# Serving speed against the in-process floor (issue #19, docs/performance.md): needs a data directory
+# holding the full Icecat catalog (the eval runner's --work-dir makes one, catalog "eval").
+ICECAT      ?= ../shared/data/icecat
+SERVE_DATA  ?= var/icecat-full
+SERVE_ARGS  ?= --catalog eval --rounds 3 --seconds 8 --baseline-ref main
+bench-serve: install
+	$(BIN)/python -m bench.serve --data-dir $(SERVE_DATA) --queries $(ICECAT)/judgments-dev.csv $(SERVE_ARGS)
 
 # Re-resolves the lockfiles after a pyproject.toml change: serve (the image's runtime, no torch),
 # torch (serve + the torch embedder and the ONNX export: the image's build stage), dev (everything).

@@ -2,8 +2,12 @@
 
 One `EdgeShard` per catalog under `<data_dir>/edge/<catalog>/`, persisted and reopened on start.
 A shard is locked by one process, so several server workers need `QdrantServerIndex` instead, and
-another process opening a held shard gets `IndexLocked`. The engine is synchronous; every call
-runs in a worker thread, and writes to one shard are serialised by a lock (reads run concurrently).
+another process opening a held shard gets `IndexLocked`. The engine is synchronous and holds the
+GIL for a whole call (docs/performance.md): a query of an open shard runs on the caller's thread (a
+worker thread bought no parallelism, only the hop's cost); opening a shard and every other call run
+in a worker thread. Writes to one shard are serialised by a lock. A query reads ids and scores
+only; products come from a cache of decoded payloads (edge_products.py), which every write through
+this adapter invalidates.
 
 Durability (measured on qdrant-edge-py 0.9, docs/catalogs.md): `update` appends to the shard's
 write-ahead log, which `load` replays, so an applied write survives a kill -9 of this process;
@@ -30,6 +34,7 @@ import anyio.to_thread
 import qdrant_edge as qe
 import structlog
 
+from app.adapters.edge_products import ProductCache
 from app.adapters.payload import (
     FACET_KEYS,
     FLOAT_FIELDS,
@@ -40,7 +45,6 @@ from app.adapters.payload import (
     filter_key,
     from_payload,
     point_id,
-    scored,
     stock_key,
     to_payload,
 )
@@ -106,14 +110,16 @@ def edge_filter(filters: Filters) -> qe.Filter | None:
     return qe.Filter(must=must or None, must_not=must_not or None)
 
 
-def edge_request(query: VectorQuery) -> qe.QueryRequest:
+def edge_request(query: VectorQuery, *, with_payload: bool = True) -> qe.QueryRequest:
     flt = edge_filter(query.filters)
     sparse = query.sparse
     if sparse is None or (not sparse.indices and query.positives):
-        return qe.QueryRequest(limit=query.limit, query=edge_query(query), filter=flt, with_payload=True)
+        return qe.QueryRequest(
+            limit=query.limit, query=edge_query(query), filter=flt, with_payload=with_payload
+        )
     lexical = qe.Query.Nearest(qe.SparseVector(list(sparse.indices), list(sparse.values)), using=SPARSE_NAME)
     if not query.positives:
-        return qe.QueryRequest(limit=query.limit, query=lexical, filter=flt, with_payload=True)
+        return qe.QueryRequest(limit=query.limit, query=lexical, filter=flt, with_payload=with_payload)
     depth = max(query.fusion.depth, query.limit)
     return qe.QueryRequest(
         limit=query.limit,
@@ -125,7 +131,7 @@ def edge_request(query: VectorQuery) -> qe.QueryRequest:
         query=qe.Fusion.Rrf(
             k=query.fusion.k, weights=[query.fusion.dense_weight, query.fusion.sparse_weight]
         ),  # type: ignore[arg-type]
-        with_payload=True,
+        with_payload=with_payload,
     )
 
 
@@ -151,6 +157,7 @@ class EdgeVectorIndex:
         self._search_threads = search_threads
         self._open: dict[str, _Open] = {}
         self._open_lock = threading.Lock()
+        self._products = ProductCache()  # decoded payloads: a query reads ids and scores only
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -195,10 +202,30 @@ class EdgeVectorIndex:
                 raise CatalogNotFound(catalog) from e  # dropped while this call ran
             raise IndexUnavailable(f"qdrant edge: {e}") from e
 
-    def _write(self, catalog: str, operation: qe.UpdateOperation) -> None:
+    async def _read(self, catalog: str, fn: Callable[[], T]) -> T:
+        """A short read of an open shard runs on the caller's thread. qdrant-edge-py holds the GIL
+        for the whole engine call (no `py.detach` in its bindings, docs/performance.md), so a worker
+        thread ran it no more in parallel with anything and the event loop stalled all the same;
+        the hop itself was the largest cost left in a served search. Opening a shard (disk, can
+        take seconds) still goes to a worker thread."""
+        if catalog not in self._open:
+            return await self._run(fn, catalog)
+        try:
+            return fn()
+        except AisleError:
+            raise
+        except Exception as e:  # the engine raises plain exceptions; translate them at the edge
+            if not (self._path(catalog) / _META_FILE).is_file():
+                raise CatalogNotFound(catalog) from e  # dropped while this call ran
+            raise IndexUnavailable(f"qdrant edge: {e}") from e
+
+    def _write(self, catalog: str, operation: qe.UpdateOperation, ids: Sequence[str]) -> None:
         opened = self._opened(catalog)
         with opened.lock:
-            opened.shard.update(operation)
+            try:
+                opened.shard.update(operation)
+            finally:  # even a failed write may have applied part of the batch
+                self._products.forget(catalog, [uuid.UUID(point_id(i)) for i in ids])
             opened.written += 1
 
     def _flush(self, catalog: str) -> None:
@@ -220,13 +247,25 @@ class EdgeVectorIndex:
     async def query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
         if query.sparse is not None and not query.sparse.indices and not query.positives:
             return []  # a lexical query with no usable term matches nothing
-        request = edge_request(query)
+        request = edge_request(query, with_payload=False)
 
         def run() -> list[ScoredProduct]:
-            points = self._shard(catalog).query(request)
-            return [scored(p.payload or {}, float(p.score)) for p in points]
+            shard = self._shard(catalog)
+            points = shard.query(request)
 
-        return await self._run(run, catalog)
+            def fetch(ids: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+                return [
+                    (r.id, r.payload or {}) for r in shard.retrieve(ids, with_payload=True, with_vector=False)
+                ]
+
+            entries = self._products.lookup(catalog, [p.id for p in points], fetch)
+            return [
+                ScoredProduct(entry[0], float(p.score), entry[1])
+                for p, entry in zip(points, entries, strict=True)
+                if entry is not None  # deleted between the query and the fetch
+            ]
+
+        return await self._read(catalog, run)
 
     async def retrieve(self, catalog: str, ids: Sequence[str]) -> list[IndexRecord]:
         def run() -> list[IndexRecord]:
@@ -342,6 +381,7 @@ class EdgeVectorIndex:
                 shard.flush()
                 meta.write_text(json.dumps({"dimension": dimension, "distance": "cosine"}))
                 self._open[catalog] = _Open(shard)
+                self._products.forget(catalog)
                 return True
 
         return await self._run(run)
@@ -359,6 +399,7 @@ class EdgeVectorIndex:
                 existed = (path / _META_FILE).is_file()
                 if path.exists():
                     path.rename(self._root / f"{_DROPPED}{catalog}-{uuid.uuid4().hex}")
+            self._products.forget(catalog)
             if opened is not None:
                 with opened.lock:
                     opened.shard.close()
@@ -370,11 +411,12 @@ class EdgeVectorIndex:
 
     async def upsert(self, catalog: str, records: Sequence[IndexRecord]) -> None:
         points = [edge_point(r) for r in records]
-        await self._run(lambda: self._write(catalog, qe.UpdateOperation.upsert_points(points)), catalog)
+        ids = [r.product.id for r in records]
+        await self._run(lambda: self._write(catalog, qe.UpdateOperation.upsert_points(points), ids), catalog)
 
     async def delete(self, catalog: str, ids: Sequence[str]) -> None:
         op = qe.UpdateOperation.delete_points([point_id(i) for i in ids])
-        await self._run(lambda: self._write(catalog, op), catalog)
+        await self._run(lambda: self._write(catalog, op, ids), catalog)
 
     async def flush(self, catalog: str) -> None:
         await self._run(lambda: self._flush(catalog), catalog)
@@ -392,10 +434,11 @@ class EdgeVectorIndex:
     async def close(self) -> None:
         def run() -> None:
             with self._open_lock:
-                for opened in self._open.values():
+                for name, opened in self._open.items():
                     with opened.lock:
                         opened.shard.flush()
                         opened.shard.close()
+                    self._products.forget(name)
                 self._open.clear()
 
         await self._run(run)

@@ -12,7 +12,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import anyio.to_thread
 import numpy as np
 import structlog
 
@@ -47,8 +46,9 @@ def rank_query(text: str, vector: Vector | None, context: RankingContext) -> Ran
 
 def reorder(items: Sequence[ScoredProduct], scores: np.ndarray) -> list[ScoredProduct]:
     """Best score first; ties keep the retrieval order."""
-    order = sorted(range(len(items)), key=lambda i: (-float(scores[i]), i))
-    return [ScoredProduct(items[i].product, float(scores[i]), items[i].content_hash) for i in order]
+    order = np.argsort(-np.asarray(scores, dtype=float), kind="stable").tolist()  # stable: ties keep order
+    values = np.asarray(scores, dtype=float).tolist()
+    return [ScoredProduct(items[i].product, values[i], items[i].content_hash) for i in order]
 
 
 class RankingStage:
@@ -95,7 +95,10 @@ class RankingStage:
             return RankOutcome(items, fallback="ranker_warming")
         start = time.perf_counter()
         try:
-            ranked = await anyio.to_thread.run_sync(self._rank, ranker, context, text, vector, items)
+            # On the caller's thread: feature extraction is Python and small numpy arrays, holding the
+            # GIL nearly throughout, so a worker thread ran it no more in parallel; waking one cost
+            # more CPU than the model itself (py-spy under load, docs/performance.md).
+            ranked = self._rank(ranker, context, text, vector, items)
         except Exception as e:  # a model or feature bug must cost ranking quality, never the request
             log.warning("ranker_failed", catalog=catalog, error=f"{type(e).__name__}: {e}")
             return RankOutcome(items, fallback="ranker_error", ms=(time.perf_counter() - start) * 1000)

@@ -89,7 +89,9 @@ class CatalogStats:
         return [self.vocab.get(t, -1) for t in query_terms]
 
 
-def build_stats(products: Iterable[Product], vectors: Mapping[str, Vector] | None = None) -> CatalogStats:
+def build_stats(
+    products: Iterable[Product], vectors: Mapping[str, Vector | np.ndarray] | None = None
+) -> CatalogStats:
     items = list(products)
     vocab: dict[str, int] = {}
     rows_per_field: list[list[int]] = [[] for _ in range(BAGS)]

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import anyio.to_thread
 from opentelemetry import trace
 
 from app.domain.errors import InvalidRequest, ProductNotFound
@@ -24,6 +23,7 @@ from app.domain.models import CatalogInfo, Filters, Fusion, Product, ScoredProdu
 from app.domain.search import RerankMode, RetrievalMode, RetrievalResult, Timings, normalize_query
 from app.observability.timing import elapsed_ms
 from app.ports import Embedder, VectorIndex
+from app.search.query_batch import QueryBatcher
 from app.search.rerank import STEP, LLMTasks, Reranked, rerank_and_explain
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ class RecommendationService:
         ranking: RankingStage | None = None,
     ) -> None:
         self._embedder = embedder
+        self._queries = QueryBatcher(embedder)  # concurrent requests' queries, one embedder call
         self._index = index
         self._llm = llm
         self.retrieval = retrieval
@@ -95,8 +96,7 @@ class RecommendationService:
 
     async def embed_query(self, text: str) -> list[float]:
         with self._tracer.start_as_current_span("embed_query"):
-            vectors = await anyio.to_thread.run_sync(self._embedder.embed, [text])
-        return vectors[0]
+            return await self._queries.embed(text)
 
     async def _query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
         with self._tracer.start_as_current_span("vector_search") as span:

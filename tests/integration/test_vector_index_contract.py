@@ -164,6 +164,22 @@ async def test_upsert_replaces_a_product_and_delete_removes_it(filled: VectorInd
     assert set(await filled.fingerprints(CATALOG)) == {"c", "d", "e"}
 
 
+async def test_a_query_after_a_write_sees_it_even_for_products_read_before(filled: VectorIndex) -> None:
+    # The Edge adapter keeps decoded products between queries (app/adapters/edge_products.py).
+    near_a = VectorQuery(positives=([1.0, 0.0, 0.0, 0.0],), limit=5)
+    assert (await filled.query(CATALOG, near_a))[0].product.title == "product a"
+    await filled.upsert(CATALOG, [record("a", [1.0, 0.0, 0.0, 0.0], title="renamed", price=1.0)])
+    hit = (await filled.query(CATALOG, near_a))[0]
+    assert (hit.product.id, hit.product.title, hit.product.price, hit.content_hash) == (
+        "a",
+        "renamed",
+        1.0,
+        "hash-a",
+    )
+    await filled.delete(CATALOG, ["a"])
+    assert "a" not in [h.product.id for h in await filled.query(CATALOG, near_a)]
+
+
 async def test_catalogs_lists_names_with_product_counts(filled: VectorIndex) -> None:
     await filled.ensure_catalog("empty", 4)
     listed = {c.name: c.product_count for c in await filled.catalogs()}
