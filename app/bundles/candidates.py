@@ -87,6 +87,10 @@ def slot_candidates(
     return sorted((h for h in hits if admissible(h.product, anchors)), key=order)  # stable: index order
 
 
+def _best(pool: Sequence[ScoredProduct], anchors: Sequence[Product]) -> int:
+    return max((STRENGTH[f.kind] for h in pool if (f := strongest(h.product, anchors))), default=0)
+
+
 def fit_tier(pool: Sequence[ScoredProduct], anchors: Sequence[Product]) -> int:
     """How well a slot's candidates can fit the anchors: 0 an item verifiably fits, 1 an item has
     an affinity (series, brand), 2 only unrelated items, 3 no candidate."""
@@ -120,13 +124,13 @@ def choose_slots(
     fitted: Collection[str] = (),
 ) -> list[str]:
     """Up to `room` of the planned (hinted) slots: every slot with an item that verifiably fits
-    the anchors, then, only while fewer than `least_slots` are kept, the others (an affinity
-    first), each group in the plan's order; the bundle keeps the plan's order. A plan learned
+    the anchors, then, only while fewer than `least_slots` are kept, the others (the strongest
+    affinity first: series, kind, brand), each group in the plan's order; the bundle keeps the plan's order. A plan learned
     from data ranks categories; whether this catalog has an accessory for this very device
     decides which of them are worth a slot."""
     tiers = {s: fit_tier(pools.get(s, ()), anchors) for s in planned}
     least, weakest = least_slots(anchors, fitted, room)
-    ranked = sorted(planned, key=lambda s: (tiers[s], planned.index(s)))
+    ranked = sorted(planned, key=lambda s: (tiers[s], -_best(pools.get(s, ()), anchors), planned.index(s)))
     fitting = [s for s in ranked if tiers[s] == 0]
     others = [s for s in ranked if 0 < tiers[s] <= weakest]
     kept = set((fitting + others[: max(least - len(fitting), 0)])[:room])

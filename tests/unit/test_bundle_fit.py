@@ -161,3 +161,13 @@ def test_outside_the_fitted_taxonomy_every_slot_is_kept_as_before() -> None:
     shirt = Product("s1", "Roadster Men Navy Casual Shirt", "Roadster", category="Shirts")
     pools = _pools(shoes=_p("a", "Puma sneakers", "Puma"), jeans=_p("b", "Levis jeans", "Levis"), caps=None)
     assert choose_slots(["shoes", "jeans", "caps"], pools, [shirt], 3, TAXONOMY) == ["shoes", "jeans", "caps"]
+
+
+def test_without_a_fit_a_device_keeps_its_three_strongest_affinities() -> None:
+    pools = _pools(
+        memory=_p("m", "HP SD card", "HP"),  # brand
+        bags=_p("b", "HP camera bag", "HP"),  # kind
+        power=_p("a", "HP car adapter", "HP", description="for Photosmart cameras"),  # series
+        batteries=_p("c", "Acme camera battery", "Acme"),  # kind
+    )
+    assert choose_slots(list(pools), pools, [CAMERA], 4, TAXONOMY) == ["bags", "power", "batteries"]
