@@ -2,10 +2,11 @@
 
     anchors (+ pins) from the index -> slot plan (planner.py) -> per slot, concurrently: candidates
     from the index (slot category, in stock, budget, request filters, merchandiser excludes;
-    conditioned on the anchor: its vector, plus its title's words when there is one anchor) ->
+    conditioned on the anchor: its vector, plus its title's words when there is one anchor; and
+    one lexical query by the anchors' model numbers over all open slots) ->
     hard constraints (same gender where the catalog has it; an accessory whose compatibility
     statement names only other devices is dropped) -> merchandiser boosts, then confirmed fits
-    -> LLM composition (the "bundle" task, validated) or the vector composition -> reasons.
+    -> a hinted plan keeps the slots that fit (candidates.choose_slots) -> LLM composition (the "bundle" task, validated) or the vector composition -> reasons.
 
 The rules are pure functions (candidates.py, compose.py, assemble.py); this module does the I/O
 and puts the pieces together. Merchandiser rules are applied before the LLM sees a candidate and
