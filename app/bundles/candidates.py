@@ -9,13 +9,14 @@ The service only adds the I/O: one index query per slot between `slot_filters` a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from app.bundles.fit import STRENGTH, Fit, misfit, strongest
+from app.bundles.fit import KIND_WORDS, STRENGTH, Fit, misfit, strongest
 from app.domain.models import Filters, Product, ScoredProduct, filter_key
 
 _KIDS = {"boys", "girls", "unisex kids", "kids"}
+DEVICE_SLOTS = 3  # the issue's "full plan" for a device: case, memory, power (or what fits it)
 
 
 def remaining_budget(max_total: float | None, pinned: Iterable[Product]) -> float | None:
@@ -86,6 +87,10 @@ def slot_candidates(
     return sorted((h for h in hits if admissible(h.product, anchors)), key=order)  # stable: index order
 
 
+def _best(pool: Sequence[ScoredProduct], anchors: Sequence[Product]) -> int:
+    return max((STRENGTH[f.kind] for h in pool if (f := strongest(h.product, anchors))), default=0)
+
+
 def fit_tier(pool: Sequence[ScoredProduct], anchors: Sequence[Product]) -> int:
     """How well a slot's candidates can fit the anchors: 0 an item verifiably fits, 1 an item has
     an affinity (series, brand), 2 only unrelated items, 3 no candidate."""
@@ -95,18 +100,40 @@ def fit_tier(pool: Sequence[ScoredProduct], anchors: Sequence[Product]) -> int:
     return 0 if best >= STRENGTH["model"] else 1
 
 
+def least_slots(anchors: Sequence[Product], fitted: Collection[str], room: int) -> tuple[int, int]:
+    """(how many slots a bundle fills even without a verified fit, the weakest `fit_tier` that may
+    fill them). A device (a category its accessories name by kind: camera, printer, laptop...)
+    gets its usual kit of three (a memory card goes with any camera); another anchor of a
+    category where fits apply (`fitted`: the electronics taxonomy; a toner, a memory module)
+    gets what fits it and, without a fit, one item of some affinity (its series, kind or brand)
+    at most: fewer fitting items beat more unrelated ones. Elsewhere (fashion) fits say little:
+    `room` slots of any tier, as before."""
+    own = {filter_key(a.category) for a in anchors}
+    if own & KIND_WORDS.keys():
+        return DEVICE_SLOTS, 2
+    if own & {filter_key(c) for c in fitted}:
+        return 1, 1
+    return room, 3
+
+
 def choose_slots(
     planned: Sequence[str],
     pools: Mapping[str, Sequence[ScoredProduct]],
     anchors: Sequence[Product],
     room: int,
+    fitted: Collection[str] = (),
 ) -> list[str]:
-    """`room` of the planned (hinted) slots: those with an item that fits the anchors first, then
-    an affinity, then the rest, each group in the plan's order; the bundle keeps the plan's order.
-    A plan learned from data ranks categories; whether this catalog has an accessory for this
-    very device decides which of them are worth a slot."""
+    """Up to `room` of the planned (hinted) slots: every slot with an item that verifiably fits
+    the anchors, then, only while fewer than `least_slots` are kept, the others (the strongest
+    affinity first: series, kind, brand), each group in the plan's order; the bundle keeps the plan's order. A plan learned
+    from data ranks categories; whether this catalog has an accessory for this very device
+    decides which of them are worth a slot."""
     tiers = {s: fit_tier(pools.get(s, ()), anchors) for s in planned}
-    kept = set(sorted(planned, key=lambda s: (tiers[s], planned.index(s)))[:room])
+    least, weakest = least_slots(anchors, fitted, room)
+    ranked = sorted(planned, key=lambda s: (tiers[s], -_best(pools.get(s, ()), anchors), planned.index(s)))
+    fitting = [s for s in ranked if tiers[s] == 0]
+    others = [s for s in ranked if 0 < tiers[s] <= weakest]
+    kept = set((fitting + others[: max(least - len(fitting), 0)])[:room])
     return [s for s in planned if s in kept]
 
 

@@ -2,10 +2,11 @@
 
     anchors (+ pins) from the index -> slot plan (planner.py) -> per slot, concurrently: candidates
     from the index (slot category, in stock, budget, request filters, merchandiser excludes;
-    conditioned on the anchor: its vector, plus its title's words when there is one anchor) ->
+    conditioned on the anchor: its vector, plus its title's words when there is one anchor; and
+    one lexical query by the anchors' model numbers over all open slots) ->
     hard constraints (same gender where the catalog has it; an accessory whose compatibility
     statement names only other devices is dropped) -> merchandiser boosts, then confirmed fits
-    -> LLM composition (the "bundle" task, validated) or the vector composition -> reasons.
+    -> a hinted plan keeps the slots that fit (candidates.choose_slots) -> LLM composition (the "bundle" task, validated) or the vector composition -> reasons.
 
 The rules are pure functions (candidates.py, compose.py, assemble.py); this module does the I/O
 and puts the pieces together. Merchandiser rules are applied before the LLM sees a candidate and
@@ -27,6 +28,7 @@ from app.bundles.candidates import choose_slots, remaining_budget, slot_candidat
 from app.bundles.complements import validate_map
 from app.bundles.compose import Composition, vector_compose
 from app.bundles.defaults import load_defaults, load_never
+from app.bundles.fit import fit_terms
 from app.bundles.planner import MapSource, ProposeSlots, SlotPlan, plan_slots, with_pins
 from app.bundles.signals import (
     MAX_CO_PURCHASED,
@@ -48,9 +50,11 @@ from app.llm.task import Answer, Task
 from app.observability.timing import elapsed_ms
 from app.ports import ComplementStore, VectorIndex
 from app.vocabularies import Vocabularies
+from embeddings.categories import TAXONOMY
 
 Compose = Literal["llm", "vector"]
 POOL = 60  # candidates fetched per slot before the hard constraints
+NAMING_POOL = 60  # items naming the anchors' model numbers, fetched once for all slots
 DEFAULTS = ComplementMap("learned", {}, "the curated defaults (app/bundles/defaults/)")  # a marker
 SHOWN = 8  # candidates per slot the LLM chooses from
 WIDE = 2  # a hinted plan (learned, defaults) looks at this many times `max_items` slots
@@ -99,6 +103,15 @@ class Composed:
     usage: LLMUsage | None = None
 
 
+def _taxonomy(defaults: ComplementMap | None, never: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """Aisle's electronics categories (embeddings/categories.py, what ingest files products under)
+    and any the curated maps name: where accessories fit devices."""
+    named = {filter_key(c) for c in TAXONOMY} | {*never, *(s for slots in never.values() for s in slots)}
+    if defaults is not None:
+        named |= {*defaults.complements, *(s for slots in defaults.complements.values() for s in slots)}
+    return frozenset(named)
+
+
 def _ms(since: float) -> float:
     return round(elapsed_ms(since), 3)
 
@@ -124,6 +137,9 @@ class BundleService:
         self._fusion = fusion
         self._defaults = load_defaults() if defaults is DEFAULTS else defaults
         self._never = load_never() if defaults is DEFAULTS else (never or {})
+        # The taxonomy where accessories fit devices: there a bundle keeps what fits over what is
+        # merely similar (candidates.least_slots); fashion keeps its full outfits.
+        self._fitted = _taxonomy(self._defaults, self._never)
 
     async def bundle(self, catalog: str, q: BundleQuery) -> BundleResult:
         start = time.perf_counter()
@@ -160,13 +176,14 @@ class BundleService:
         step = time.perf_counter()
         remaining = remaining_budget(q.max_total, [r.product for r in pinned.values()])
         open_slots = [s for s in slots if s not in pinned]
+        named = await self._naming(catalog, anchor_products, open_slots, q, remaining)
         pools = await asyncio.gather(
-            *(self._candidates(catalog, anchors, s, q, remaining, co) for s in open_slots)
+            *(self._candidates(catalog, anchors, s, q, remaining, co, named.get(s, ())) for s in open_slots)
         )
         candidates = dict(zip(open_slots, pools, strict=True))
         if hinted:
             room = max(q.max_items - len(pinned), 0)
-            chosen = choose_slots(open_slots, candidates, anchor_products, room)
+            chosen = choose_slots(open_slots, candidates, anchor_products, room, self._fitted)
             plan = replace(plan, slots=tuple(chosen), sources=tuple(plan.source_of(s) for s in chosen))
             candidates = {s: candidates[s] for s in chosen}
         slots = with_pins(plan.slots, list(pinned), q.max_items)
@@ -249,6 +266,7 @@ class BundleService:
         q: BundleQuery,
         remaining: float | None,
         co: tuple[Sequence[CoPurchase], Sequence[IndexRecord]] = ((), ()),
+        named: Sequence[ScoredProduct] = (),
     ) -> list[ScoredProduct]:
         filters = slot_filters(q.filters, slot, remaining, (*q.anchor_ids, *q.rules.exclude, *q.rules.pin))
         if filters is None:
@@ -264,10 +282,42 @@ class BundleService:
                 fusion=self._fusion,
             ),
         )
+        seen = {h.product.id for h in hits}
+        hits = [*hits, *(h for h in named if h.product.id not in seen)]  # fits are ranked below
         if co[0]:
             hits = with_co_purchased(hits, co[0], co[1], filters)
         candidates = slot_candidates(hits, [a.product for a in anchors], q.rules.boost_brands)
         return co_purchased_first(candidates, co[0], q.rules.boost_brands) if co[0] else candidates
+
+    async def _naming(
+        self,
+        catalog: str,
+        anchors: Sequence[Product],
+        slots: Sequence[str],
+        q: BundleQuery,
+        remaining: float | None,
+    ) -> dict[str, list[ScoredProduct]]:
+        """Per slot, the items whose text names the anchors' model numbers (fit.fit_terms): one
+        lexical query over all open slots. A vector neighbour of a camera is a camera-ish thing;
+        the battery that says "for PhotoSmart 735" is found by its words."""
+        terms = fit_terms(anchors)
+        excluded = (*q.anchor_ids, *q.rules.exclude, *q.rules.pin)
+        filters = slot_filters(q.filters, slots[0], remaining, excluded) if slots and terms else None
+        if filters is None or terms is None:
+            return {}
+        hits = await self._index.query(
+            catalog,
+            VectorQuery(
+                positives=(),
+                filters=replace(filters, category=tuple(slots)),
+                limit=NAMING_POOL,
+                sparse=query_vector(terms),
+            ),
+        )
+        out: dict[str, list[ScoredProduct]] = {}
+        for hit in hits:
+            out.setdefault(filter_key(hit.product.category), []).append(hit)
+        return out
 
     async def _co_purchased(
         self, catalog: str, anchor_ids: Sequence[str]

@@ -119,3 +119,55 @@ def test_slots_with_an_item_that_fits_are_chosen_first_in_plan_order() -> None:
     planned = ["camera accessories", "memory cards", "bags & cases", "power & ups"]
     assert choose_slots(planned, pools, [CAMERA], 2) == ["bags & cases", "power & ups"]
     assert choose_slots(planned, pools, [CAMERA], 3) == ["camera accessories", "bags & cases", "power & ups"]
+
+
+TONER = Product("t1", "HP C9351A black ink cartridge", "HP", category="Ink & Toner")
+TAXONOMY = frozenset({"ink & toner", "printers & scanners", "paper & labels", "cameras"})
+
+
+def _pools(**tiers: Product | None) -> dict[str, list[ScoredProduct]]:
+    return {slot.replace("_", " "): [ScoredProduct(p, 1.0)] if p else [] for slot, p in tiers.items()}
+
+
+def test_a_device_keeps_every_fitting_slot_and_fills_up_to_three_with_the_rest() -> None:
+    adapter = _p("f", "HP AC adapter", "HP", "Power & UPS", "for Photosmart 735")
+    battery = _p("g", "HP battery", "HP", "Batteries", "Li-ion for Photosmart 735")
+    pools = _pools(memory=_p("m", "Acme SD card", "Acme"), bags=_p("b", "HP camera bag", "HP"), power=adapter)
+    assert choose_slots(list(pools), pools, [CAMERA], 4, TAXONOMY) == ["memory", "bags", "power"]
+    pools |= _pools(batteries=battery)
+    planned = ["memory", "bags", "power", "batteries"]
+    # two fit: the bag (brand, kind) fills the third slot, the unrelated card is left out
+    assert choose_slots(planned, pools, [CAMERA], 4, TAXONOMY) == ["bags", "power", "batteries"]
+    assert choose_slots(planned, pools, [CAMERA], 2, TAXONOMY) == ["power", "batteries"]
+
+
+def test_a_consumable_gets_what_fits_it_and_no_filler() -> None:
+    printer = _p("p", "HP Deskjet 5550 printer", "HP", "Printers & Scanners", "uses HP 21 ink")
+    paper = _p("q", "HP photo paper", "HP", "Paper & Labels")
+    unrelated = _p("u", "Acme label tape", "Acme", "Paper & Labels")
+    head = Product(
+        "h", "HP printhead", "HP", category="Printer Accessories", attributes={"compatibility": "C9351A"}
+    )
+    pools = _pools(printers=printer, paper=paper, labels=unrelated, heads=head)
+    # a verified fit: that slot only
+    assert choose_slots(["labels", "paper", "heads"], pools, [TONER], 4, TAXONOMY) == ["heads"]
+    # no verified fit: one item of some affinity (the brand), never the unrelated one
+    assert choose_slots(["labels", "paper", "printers"], pools, [TONER], 4, TAXONOMY) == ["paper"]
+    pools = _pools(labels=unrelated, paper=paper)
+    assert choose_slots(["labels"], pools, [TONER], 4, TAXONOMY) == []
+
+
+def test_outside_the_fitted_taxonomy_every_slot_is_kept_as_before() -> None:
+    shirt = Product("s1", "Roadster Men Navy Casual Shirt", "Roadster", category="Shirts")
+    pools = _pools(shoes=_p("a", "Puma sneakers", "Puma"), jeans=_p("b", "Levis jeans", "Levis"), caps=None)
+    assert choose_slots(["shoes", "jeans", "caps"], pools, [shirt], 3, TAXONOMY) == ["shoes", "jeans", "caps"]
+
+
+def test_without_a_fit_a_device_keeps_its_three_strongest_affinities() -> None:
+    pools = _pools(
+        memory=_p("m", "HP SD card", "HP"),  # brand
+        bags=_p("b", "HP camera bag", "HP"),  # kind
+        power=_p("a", "HP car adapter", "HP", description="for Photosmart cameras"),  # series
+        batteries=_p("c", "Acme camera battery", "Acme"),  # kind
+    )
+    assert choose_slots(list(pools), pools, [CAMERA], 4, TAXONOMY) == ["bags", "power", "batteries"]

@@ -19,7 +19,7 @@ from app.bundles.priors import learn_from_catalog
 from app.bundles.service import BundleQuery, BundleResult, BundleRules, BundleService
 from app.domain.complements import ComplementMap
 from app.domain.errors import InvalidRequest, LLMServerError, ProductNotFound
-from app.domain.models import Filters
+from app.domain.models import Filters, Product, ScoredProduct, VectorQuery
 from app.llm.resilience import Bulkhead, CircuitBreaker
 from app.vocabularies import Vocabularies
 from embeddings.ingest import ingest
@@ -436,3 +436,65 @@ def test_requested_slots_never_read_the_complement_maps() -> None:
     assert picks(run(service, anchor_ids=("cam-eos",), slots=("bags",), compose="vector")) == {
         "bags": "bag-canon"
     }
+
+
+# -- fits found by model number -------------------------------------------------------------------
+
+
+class _Crowded(InMemoryVectorIndex):
+    """A big catalog in small: `far` lies beyond the nearest items of every vector query."""
+
+    def __init__(self, far: str) -> None:
+        super().__init__()
+        self.far = far
+        self.queries: list[VectorQuery] = []
+
+    async def query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
+        self.queries.append(query)
+        hits = await super().query(catalog, query)
+        return [h for h in hits if h.product.id != self.far] if query.positives else hits
+
+
+def test_an_accessory_that_names_the_anchors_model_is_found_beyond_the_nearest_items(tmp_path: Path) -> None:
+    """One lexical query by the anchor's model numbers, over all open slots, brings the battery
+    whose text names the camera into its slot, however far its vector lies."""
+    named = Product(
+        "bat-named",
+        "Patona power cell",
+        "Patona",
+        description="Li-ion for Canon EOS 250D",
+        category="Batteries",
+    )
+    index = _Crowded("bat-named")
+    asyncio.run(ingest([*SHOP, named], "shop", HashingEmbedder(), index, model_id="m"))
+    service = BundleService(index, None, FileComplementStore(tmp_path), Vocabularies(index), defaults=None)
+    result = run(service, anchor_ids=("cam-eos",), slots=("batteries", "bags"), compose="vector")
+    assert picks(result)["batteries"] == "bat-canon"  # its maker's statement still comes first
+    assert "bat-named" in {a.product.id for a in result.slots[0].alternatives}
+    lexical = [q for q in index.queries if not q.positives]
+    assert len(lexical) == 1
+    assert lexical[0].filters.category == ("batteries", "bags")
+
+
+def test_a_consumable_bundle_keeps_the_slots_that_fit_it(tmp_path: Path) -> None:
+    """An anchor in the fitted taxonomy that is no device (a toner) keeps only the slots with a
+    verified fit; a device keeps its kit of three."""
+    plan = {"ink & toner": ("printers", "paper", "bags"), "cameras": ("bags", "memory", "batteries", "paper")}
+    defaults = ComplementMap("learned", plan, "test")
+    toner = Product("toner-cf", "HP CF259A black toner cartridge", "HP", category="Ink & Toner", price=90.0)
+    printer = Product(
+        "prn-2", "HP LaserJet Pro M428 MFP printer", "HP", category="Printers", price=300.0,
+        description="takes the HP CF259A toner",
+    )  # fmt: skip
+    camera = Product("cam-2", "Canon EOS 250D camera", "Canon", category="Cameras", price=500.0)
+    index = InMemoryVectorIndex()
+    asyncio.run(ingest([*SHOP, toner, printer, camera], "shop", HashingEmbedder(), index, model_id="m"))
+    service = BundleService(
+        index, None, FileComplementStore(tmp_path), Vocabularies(index), defaults=defaults
+    )
+    result = run(service, anchor_ids=("toner-cf",), max_items=3, compose="vector")
+    assert picks(result) == {"printers": "prn-2"}  # no paper, no bag: they only share its brand
+    assert result.slots[0].fits_anchor
+    kit = run(service, anchor_ids=("cam-2",), max_items=4, compose="vector")
+    assert len(kit.slots) == 3
+    assert any(s.fits_anchor for s in kit.slots)
