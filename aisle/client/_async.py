@@ -12,7 +12,7 @@ from httpx_sse import aconnect_sse
 
 from aisle.client import routes
 from aisle.client._core import Options, decoded, failure
-from aisle.client._inputs import RecommendationKind, Scope, events_of, messages_of, rows_of
+from aisle.client._inputs import RecommendationKind, Scope, messages_of, rows_of
 from aisle.client._retry import Retries
 from aisle.client._wire import (
     AssistantRequest,
@@ -259,7 +259,7 @@ class AsyncAisle:
         self, catalog: str, events: Sequence[EventIn | Mapping[str, Any]]
     ) -> EventsAccepted:
         """Up to 1,000 events; each without an `event_id` is given one, so a retry stores it once."""
-        return await self.send(routes.events(catalog, events_of(events)))
+        return await self.send(routes.events(catalog, events))
 
     async def recommendations(
         self, catalog: str, kind: RecommendationKind, **options: Unpack[RecommendationRequestOptions]

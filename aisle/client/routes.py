@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aisle.client._inputs import events_of
 from aisle.client._wire import (
     AssistantRequest,
     AssistantResponse,
@@ -139,9 +140,10 @@ def sync(catalog: str, body: SyncIn) -> Call[SyncOut]:
 
 
 def events(catalog: str, batch: Sequence[EventIn | Mapping[str, Any]]) -> Call[EventsAccepted]:
-    """`batch`: events that each carry an `event_id` (the clients give one to each that has none)."""
+    """Each event without an `event_id` is given one here, in the call, so every attempt sends it."""
     # Idempotent by event_id: the server stores an event id once, so a retried batch adds nothing.
-    return post(f"{_catalog(catalog)}/events", {"events": list(batch)}, EventsAccepted, idempotent=True)
+    body = {"events": events_of(batch)}
+    return post(f"{_catalog(catalog)}/events", body, EventsAccepted, idempotent=True)
 
 
 def recommendations(catalog: str, body: RecommendationRequest) -> Call[RecommendationResponse]:
