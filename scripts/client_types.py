@@ -27,7 +27,7 @@ import msgspec.inspect as mi
 TARGET = Path(__file__).resolve().parents[1] / "aisle" / "client" / "_wire.py"
 
 # "module:Struct" for each request and response body of the routes the client covers. A Struct
-# named `...Request` also gets `...RequestOptions`: its optional fields as a TypedDict, so a client
+# named `...Request` (or in KEYWORD_BODIES) also gets `...RequestOptions`: its optional fields as a TypedDict, so a client
 # method takes them as keyword arguments (`**options: Unpack[SearchRequestOptions]`).
 ROOTS = (
     "app.api.dto:SearchRequest",
@@ -46,7 +46,22 @@ ROOTS = (
     "app.api.keys:KeyIn",
     "app.api.keys:KeyCreated",
     "app.api.keys:KeyList",
+    "app.api.catalog_dto:CatalogCreatedOut",
+    "app.api.catalog_dto:ProductIn",  # the upsert's rows (its body is declared by hand: RowsOperation)
+    "app.api.catalog_dto:UpsertOut",
+    "app.api.catalog_dto:ProductPatchIn",
+    "app.api.catalog_dto:PatchOut",
+    "app.api.catalog_dto:DeleteIn",
+    "app.api.catalog_dto:DeleteOut",
+    "app.api.catalog_dto:SyncIn",
+    "app.api.catalog_dto:SyncOut",
+    "app.api.events_dto:EventBatch",
+    "app.api.events_dto:EventsAccepted",
+    "app.api.events_dto:RecommendationRequest",
+    "app.api.events_dto:RecommendationResponse",
 )
+# Other bodies whose optional fields a client method takes as keyword arguments (as `...Request`s).
+KEYWORD_BODIES = frozenset({"ProductPatchIn", "SyncIn"})
 
 HEADER = '''"""The server's request and response bodies, as the client sees them.
 
@@ -57,7 +72,17 @@ tests/unit/test_client_types.py fails when this file and the server's types diff
 from __future__ import annotations
 '''
 
-_CONSTRAINTS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern")
+_CONSTRAINTS = ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern", "tz")
+
+
+def wants_options(name: str) -> bool:
+    return name.endswith("Request") or name in KEYWORD_BODIES
+
+
+def _unset(field: mi.Field) -> bool:
+    """A field defaulting to msgspec.UNSET (left out of the message when not set): msgspec.inspect
+    shows it as optional with neither a default nor a factory."""
+    return not field.required and field.default is mi.NODEFAULT and field.default_factory is mi.NODEFAULT
 
 
 def roots() -> list[type[msgspec.Struct]]:
@@ -139,6 +164,8 @@ class _Renderer:
     def default(self, field: mi.Field) -> str:
         if field.required:
             return ""
+        if _unset(field):
+            return " = msgspec.UNSET"
         factory = field.default_factory
         if factory is mi.NODEFAULT:
             value = field.default
@@ -178,6 +205,10 @@ class _Renderer:
             lines.append(f"    {cls.__doc__!r}")
         for field in info.fields:
             annotation = self.type_expr(field.type)
+            if _unset(field):  # before a trailing None, where ruff (RUF036) wants None
+                optional = annotation.endswith(" | None")
+                annotation = f"{annotation.removesuffix(' | None')} | msgspec.UnsetType"
+                annotation += " | None" if optional else ""
             default = self.default(field)
             if field.encode_name != field.name:
                 value = default.removeprefix(" = ") if default else None
@@ -201,7 +232,7 @@ def render() -> str:
     for root in roots():
         renderer.collect(mi.type_info(root))
     blocks = [renderer.struct(info) for info in renderer.order]
-    blocks += [renderer.options(info) for info in renderer.order if info.cls.__name__.endswith("Request")]
+    blocks += [renderer.options(info) for info in renderer.order if wants_options(info.cls.__name__)]
     body = "\n\n\n".join(blocks)
     imports = []
     if "datetime" in renderer.used:

@@ -9,21 +9,28 @@
 
 Results are the server's own response types (generated from them: aisle/client/_wire.py); errors
 are the API's error body as exceptions (`NotFound`, `Invalid(field)`, `RateLimited(retry_after)`,
-...: aisle/client/errors.py). The assistant streams as typed events (`assistant_stream`). The
+...: aisle/client/errors.py). The assistant streams as typed events (`assistant_stream`). Writes
+too: catalogs and products (`create_catalog`, `upsert_products`, `patch_product`, `sync`, ...),
+shopper events (`send_events`) and recommendations. The
 current OpenTelemetry context travels as `traceparent` when opentelemetry-api is installed.
 Importing this package imports httpx and msgspec, nothing of the server. docs/integrations.md.
 """
 
 from aisle.client._async import AsyncAisle
-from aisle.client._inputs import Scope
+from aisle.client._inputs import RecommendationKind, Scope
 from aisle.client._retry import Retries
 from aisle.client._sync import Aisle
 from aisle.client._wire import (
     AssistantResponse,
     BudgetIn,
     BundleResponse,
+    CatalogCreatedOut,
     CatalogOut,
     ComplementsOut,
+    DeleteOut,
+    EventIn,
+    EventsAccepted,
+    ExperimentOut,
     FiltersIn,
     Health,
     IntentOut,
@@ -31,14 +38,20 @@ from aisle.client._wire import (
     KeyCreated,
     KeyOut,
     MessageIn,
+    PatchOut,
+    ProductIn,
     ProductOut,
     RankerOut,
     RateLimitIn,
+    RecommendationResponse,
     RetrievalResponse,
+    RowOut,
     RulesIn,
     SlotOut,
+    SyncOut,
+    UpsertOut,
 )
-from aisle.client.call import Call, delete, get, post, put, request
+from aisle.client.call import Call, delete, get, patch, post, put, request
 from aisle.client.errors import (
     AisleError,
     BadRequest,
@@ -61,6 +74,8 @@ Filters = FiltersIn  # the request's `filters`: Filters(brand=["Sony"], price_ma
 Budget = BudgetIn
 Rules = RulesIn
 Message = MessageIn
+Event = EventIn  # a shopper event: Event(type="view", item_id=..., session_id=...)
+Product = ProductIn  # a product row to upsert
 
 __all__ = [
     "Aisle",
@@ -72,11 +87,17 @@ __all__ = [
     "Budget",
     "BundleResponse",
     "Call",
+    "CatalogCreatedOut",
     "CatalogOut",
     "ComplementsOut",
     "Conflict",
     "ConnectFailed",
+    "DeleteOut",
     "Done",
+    "Event",
+    "EventIn",
+    "EventsAccepted",
+    "ExperimentOut",
     "Filters",
     "Forbidden",
     "Health",
@@ -89,23 +110,32 @@ __all__ = [
     "Message",
     "NetworkError",
     "NotFound",
+    "PatchOut",
     "PayloadTooLarge",
+    "Product",
+    "ProductIn",
     "ProductOut",
     "RankerOut",
     "RateLimitIn",
     "RateLimited",
+    "RecommendationKind",
+    "RecommendationResponse",
     "ReplyToken",
     "Retries",
     "RetrievalResponse",
+    "RowOut",
     "Rules",
     "Scope",
     "ServerError",
     "SlotOut",
+    "SyncOut",
     "Timeout",
     "Unauthorized",
     "Unavailable",
+    "UpsertOut",
     "delete",
     "get",
+    "patch",
     "post",
     "put",
     "request",

@@ -12,7 +12,7 @@ from httpx_sse import aconnect_sse
 
 from aisle.client import routes
 from aisle.client._core import Options, decoded, failure
-from aisle.client._inputs import Scope, messages_of
+from aisle.client._inputs import RecommendationKind, Scope, messages_of, rows_of
 from aisle.client._retry import Retries
 from aisle.client._wire import (
     AssistantRequest,
@@ -20,21 +20,37 @@ from aisle.client._wire import (
     BundleRequest,
     BundleRequestOptions,
     BundleResponse,
+    CatalogCreatedOut,
     CatalogOut,
     ComplementsIn,
     ComplementsOut,
+    DeleteIn,
+    DeleteOut,
+    EventIn,
+    EventsAccepted,
     Health,
     KeyCreated,
     KeyIn,
     KeyOut,
     MessageIn,
+    PatchOut,
+    ProductIn,
     ProductOut,
+    ProductPatchIn,
+    ProductPatchInOptions,
     RateLimitIn,
+    RecommendationRequest,
+    RecommendationRequestOptions,
+    RecommendationResponse,
     RetrievalResponse,
     SearchRequest,
     SearchRequestOptions,
     SimilarRequest,
     SimilarRequestOptions,
+    SyncIn,
+    SyncInOptions,
+    SyncOut,
+    UpsertOut,
 )
 from aisle.client.call import Call
 from aisle.client.errors import AisleError, NetworkError, network_error
@@ -202,6 +218,56 @@ class AsyncAisle:
         body = AssistantRequest(messages=messages_of(messages), limit=limit, stream=True)
         return self._events(routes.assistant(catalog, body))
 
+    # --- catalog writes (docs/catalogs.md) -------------------------------------------------------
+
+    async def create_catalog(self, catalog: str) -> CatalogCreatedOut:
+        """An empty catalog (admin scope); `Conflict` if it exists."""
+        return await self.send(routes.create_catalog(catalog))
+
+    async def delete_catalog(self, catalog: str) -> None:
+        """The catalog, its products, settings and complement maps (admin scope; idempotent)."""
+        await self.send(routes.delete_catalog(catalog))
+
+    async def upsert_products(
+        self, catalog: str, products: Sequence[ProductIn | Mapping[str, Any]], *, dry_run: bool = False
+    ) -> UpsertOut:
+        """Up to 1,000 products (and 1 MiB) per call, `ProductIn`s or mappings; a bad row is its
+        own `error` result in `results`, never a failed call. Retried where safe: by content."""
+        return await self.send(routes.upsert_products(catalog, rows_of(products), dry_run=dry_run))
+
+    async def patch_product(
+        self, catalog: str, product_id: str, **changes: Unpack[ProductPatchInOptions]
+    ) -> PatchOut:
+        """Only the fields given change (`price=None` clears the price)."""
+        return await self.send(routes.patch_product(catalog, product_id, ProductPatchIn(**changes)))
+
+    async def delete_product(self, catalog: str, product_id: str) -> None:
+        await self.send(routes.delete_product(catalog, product_id))
+
+    async def delete_products(self, catalog: str, ids: Sequence[str]) -> DeleteOut:
+        """Unknown ids are reported in `not_found`, not an error."""
+        return await self.send(routes.delete_products(catalog, DeleteIn(list(ids))))
+
+    async def sync(self, catalog: str, ids: Sequence[str], **options: Unpack[SyncInOptions]) -> SyncOut:
+        """The end of a full sync: deletes the stored products `ids` does not name (guarded:
+        `Conflict` when it would delete more than max_delete_fraction). Not retried unless a dry run."""
+        return await self.send(routes.sync(catalog, SyncIn(list(ids), **options)))
+
+    # --- behaviour (docs/events.md) --------------------------------------------------------------
+
+    async def send_events(
+        self, catalog: str, events: Sequence[EventIn | Mapping[str, Any]]
+    ) -> EventsAccepted:
+        """Up to 1,000 events; each without an `event_id` is given one, so a retry stores it once."""
+        return await self.send(routes.events(catalog, events))
+
+    async def recommendations(
+        self, catalog: str, kind: RecommendationKind, **options: Unpack[RecommendationRequestOptions]
+    ) -> RecommendationResponse:
+        """`kind`: bought_together, viewed_together (with `item_ids`), trending, for_session
+        (`session_id`), for_user (`user_id`)."""
+        return await self.send(routes.recommendations(catalog, RecommendationRequest(type=kind, **options)))
+
     # --- complement maps -------------------------------------------------------------------------
 
     async def complements(self, catalog: str) -> ComplementsOut:
@@ -239,3 +305,7 @@ class AsyncAisle:
     async def ready(self) -> Health:
         """Raises `Unavailable` while the server is not ready."""
         return await self.send(routes.ready())
+
+    async def metrics(self) -> str:
+        """The Prometheus exposition text (what a scraper reads)."""
+        return await self.send(routes.metrics())

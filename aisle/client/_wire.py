@@ -293,6 +293,190 @@ class KeyList(msgspec.Struct):
     keys: list[KeyOut]
 
 
+class CatalogCreatedOut(msgspec.Struct):
+    name: str
+    product_count: int
+    created_at: datetime
+
+
+class ProductIn(msgspec.Struct):
+    "A product row of a bulk upsert, in the canonical format (docs/catalog-format.md); raw\n    Icecat rows are read too. Each row is validated on its own: a bad row is an `error` result\n    naming its line, never a failed request."
+
+    id: str | int
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    brand: str = ""
+    description: Annotated[str, msgspec.Meta(max_length=20000)] = ""
+    category: str = ""
+    price: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] = "USD"
+    attributes: dict[str, str | float | bool] = {}
+    in_stock: bool = True
+
+
+class RowOut(msgspec.Struct, omit_defaults=True):
+    line: Annotated[int, msgspec.Meta(description="the row's NDJSON line, or its index + 1 in an array")]
+    id: str | None
+    result: Literal["created", "error", "unchanged", "updated"]
+    message: str | None = None
+
+
+class UpsertOut(msgspec.Struct):
+    results: list[RowOut]
+    created: int
+    updated: int
+    unchanged: int
+    errors: int
+    embedded: Annotated[int, msgspec.Meta(description="products embedded; other writes kept their vector")]
+    dry_run: bool
+    timings_ms: dict[str, float]
+
+
+class ProductPatchIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    "The fields to change; the rest stay as stored. `price: null` clears the price; an\n    attribute set to null is removed."
+
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)] | msgspec.UnsetType = msgspec.UNSET
+    brand: Annotated[str, msgspec.Meta(max_length=1000)] | msgspec.UnsetType = msgspec.UNSET
+    description: Annotated[str, msgspec.Meta(max_length=20000)] | msgspec.UnsetType = msgspec.UNSET
+    category: Annotated[str, msgspec.Meta(max_length=1000)] | msgspec.UnsetType = msgspec.UNSET
+    price: Annotated[float, msgspec.Meta(ge=0)] | msgspec.UnsetType | None = msgspec.UNSET
+    currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] | msgspec.UnsetType = msgspec.UNSET
+    in_stock: bool | msgspec.UnsetType = msgspec.UNSET
+    attributes: (
+        Annotated[
+            dict[Annotated[str, msgspec.Meta(min_length=1, max_length=200)], str | float | bool | None],
+            msgspec.Meta(max_length=500),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+
+
+class PatchOut(msgspec.Struct):
+    id: str
+    result: Literal["unchanged", "updated"]
+    embedded: bool
+    product: ProductOut
+
+
+class DeleteIn(msgspec.Struct, forbid_unknown_fields=True):
+    ids: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
+        msgspec.Meta(min_length=1, max_length=1000),
+    ]
+
+
+class DeleteOut(msgspec.Struct):
+    deleted: list[str]
+    not_found: list[str]
+
+
+class SyncIn(msgspec.Struct, forbid_unknown_fields=True):
+    "The end of a full sync: `ids` names every product of the input (the rows that failed too),\n    the stored products it does not name are deleted, under the local full sync's guards."
+
+    ids: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=5000000)
+    ]
+    failed_rows: Annotated[int, msgspec.Meta(ge=0, description="rows of the input that failed")] = 0
+    max_delete_fraction: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
+    force: bool = False
+    dry_run: bool = False
+
+
+class SyncOut(msgspec.Struct):
+    stored: int
+    kept: int
+    deleted: Annotated[list[str], msgspec.Meta(description="deleted, or with dry_run what would be")]
+    dry_run: bool
+    deletion_skipped: str | None
+    refused: Annotated[bool, msgspec.Meta(description="dry run: a real sync would be refused (409)")]
+
+
+class EventIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    type: Literal["add_to_cart", "click", "purchase", "view"]
+    item_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    session_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    order_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="purchases")] | None = (
+        None
+    )
+    request_id: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern="^[A-Za-z0-9._:-]{1,128}$",
+                description="the X-Request-ID of the Aisle response that showed the item (attribution)",
+            ),
+        ]
+        | None
+    ) = None
+    position: Annotated[int, msgspec.Meta(ge=0, le=10000)] | None = None
+    timestamp: (
+        Annotated[
+            datetime,
+            msgspec.Meta(tz=True, description="RFC 3339 with an offset; default: when Aisle received it"),
+        ]
+        | None
+    ) = None
+    event_id: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1, max_length=200, description="unique per event: a retried event is stored once"
+            ),
+        ]
+        | None
+    ) = None
+
+
+class EventBatch(msgspec.Struct, forbid_unknown_fields=True):
+    events: Annotated[list[EventIn], msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class EventsAccepted(msgspec.Struct):
+    received: int
+    stored: int
+    duplicates: int
+    unknown_item_ids: Annotated[
+        list[str], msgspec.Meta(description="not in the catalog (yet): stored, reported, not an error")
+    ]
+
+
+class RecommendationRequest(msgspec.Struct, forbid_unknown_fields=True):
+    type: Literal["bought_together", "for_session", "for_user", "trending", "viewed_together"]
+    item_ids: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=20)
+    ] = []
+    session_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100, description="number of items to return, 1..100")] = 10
+    filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
+    rerank: Annotated[
+        Literal["auto", "llm", "none"],
+        msgspec.Meta(
+            description="none: vector order; llm: LLM re-rank; auto: LLM only where evals proved it wins"
+        ),
+    ] = "auto"
+    explain: bool = False
+
+
+class ExperimentOut(msgspec.Struct):
+    name: str
+    variant: str
+
+
+class RecommendationResponse(msgspec.Struct):
+    items: list[Item]
+    source: Annotated[
+        Literal["blend", "content", "events"],
+        msgspec.Meta(description="events: behaviour; content: vectors (cold start); blend: both"),
+    ]
+    ranking: Literal["llm", "vector"]
+    fallback: Fallback | None
+    cache: Literal["hit", "miss"] | None
+    timings_ms: dict[str, float]
+    request_id: Annotated[str | None, msgspec.Meta(description="send it back with events on these items")]
+    experiment: ExperimentOut | None = None
+
+
 class SearchRequestOptions(TypedDict, total=False):
     """The optional fields of SearchRequest, as keyword arguments."""
 
@@ -343,3 +527,47 @@ class BundleRequestOptions(TypedDict, total=False):
     rules: RulesIn
     explain: bool
     compose: Literal["llm", "vector"]
+
+
+class ProductPatchInOptions(TypedDict, total=False):
+    """The optional fields of ProductPatchIn, as keyword arguments."""
+
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    brand: Annotated[str, msgspec.Meta(max_length=1000)]
+    description: Annotated[str, msgspec.Meta(max_length=20000)]
+    category: Annotated[str, msgspec.Meta(max_length=1000)]
+    price: Annotated[float, msgspec.Meta(ge=0)] | None
+    currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")]
+    in_stock: bool
+    attributes: Annotated[
+        dict[Annotated[str, msgspec.Meta(min_length=1, max_length=200)], str | float | bool | None],
+        msgspec.Meta(max_length=500),
+    ]
+
+
+class SyncInOptions(TypedDict, total=False):
+    """The optional fields of SyncIn, as keyword arguments."""
+
+    failed_rows: Annotated[int, msgspec.Meta(ge=0, description="rows of the input that failed")]
+    max_delete_fraction: Annotated[float, msgspec.Meta(ge=0, le=1)] | None
+    force: bool
+    dry_run: bool
+
+
+class RecommendationRequestOptions(TypedDict, total=False):
+    """The optional fields of RecommendationRequest, as keyword arguments."""
+
+    item_ids: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=20)
+    ]
+    session_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100, description="number of items to return, 1..100")]
+    filters: FiltersIn
+    rerank: Annotated[
+        Literal["auto", "llm", "none"],
+        msgspec.Meta(
+            description="none: vector order; llm: LLM re-rank; auto: LLM only where evals proved it wins"
+        ),
+    ]
+    explain: bool

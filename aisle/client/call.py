@@ -1,7 +1,7 @@
 """One API call as a value: method, path, body, how to decode the answer, whether a retry is safe.
 
 Routes (aisle/client/routes.py) build `Call`s; the sync and async clients send them (`send`), so a
-route is written once for both. `get`, `post`, `put` and `delete` are the generic helpers: a route
+route is written once for both. `get`, `post`, `put`, `patch` and `delete` are the generic helpers: a route
 the client has no method for yet is `client.send(post("/v1/...", body, ResponseType))`.
 """
 
@@ -49,14 +49,25 @@ def get(path: str, response: type[T] | Callable[[bytes], T]) -> Call[T]:
 
 
 def post(
-    path: str, body: Any, response: type[T] | Callable[[bytes], T], *, read_only: bool = False
+    path: str,
+    body: Any,
+    response: type[T] | Callable[[bytes], T],
+    *,
+    read_only: bool = False,
+    idempotent: bool = False,
 ) -> Call[T]:
-    """`read_only`: the route only reads (search, similar, bundles), so a retry is safe."""
-    return Call("POST", path, _decode(response), body, retry_safe=read_only)
+    """`read_only`: the route only reads (search, similar, bundles); `idempotent`: the route writes,
+    but doing it twice leaves what doing it once does (an upsert by id). Either: a retry is safe."""
+    return Call("POST", path, _decode(response), body, retry_safe=read_only or idempotent)
 
 
 def put(path: str, body: Any, response: type[T] | Callable[[bytes], T]) -> Call[T]:
     return Call("PUT", path, _decode(response), body, retry_safe=True)
+
+
+def patch(path: str, body: Any, response: type[T] | Callable[[bytes], T]) -> Call[T]:
+    """A PATCH that sets fields to values (not a relative change): idempotent, so retried."""
+    return Call("PATCH", path, _decode(response), body, retry_safe=True)
 
 
 def delete(path: str) -> Call[None]:

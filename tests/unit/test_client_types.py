@@ -4,11 +4,13 @@ or a default changed on one side only fails here (fix: `make client-types`)."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import msgspec
 import pytest
 
 import aisle.client._wire as wire
-from scripts.client_types import TARGET, render, roots
+from scripts.client_types import TARGET, render, roots, wants_options
 
 
 def test_the_generated_module_is_up_to_date() -> None:
@@ -24,7 +26,7 @@ def test_each_client_type_has_the_server_types_schema(server_type: type[msgspec.
 
 def test_the_options_are_the_requests_optional_fields() -> None:
     for server_type in roots():
-        if not server_type.__name__.endswith("Request"):
+        if not wants_options(server_type.__name__):
             continue
         options = getattr(wire, f"{server_type.__name__}Options")
         optional = [f.name for f in msgspec.structs.fields(server_type) if not f.required]
@@ -45,3 +47,21 @@ def test_the_client_encodes_a_request_as_the_server_decodes_it() -> None:
         20,
     )
     assert b"exclude_ids" not in msgspec.json.encode(sent)  # omit_defaults, as on the server
+
+
+def test_the_clients_literals_are_the_servers() -> None:
+    from aisle.client._inputs import RecommendationKind, Scope
+    from app.domain.control_plane import Scope as ServerScope
+    from app.domain.events import RecommendationType
+
+    assert get_args(Scope) == get_args(ServerScope)
+    assert get_args(RecommendationKind) == get_args(RecommendationType)
+
+
+def test_an_unset_patch_field_is_left_out_and_none_clears() -> None:
+    from app.api.catalog_dto import ProductPatchIn
+
+    sent = msgspec.json.encode(wire.ProductPatchIn(price=None, in_stock=False))
+    assert msgspec.json.decode(sent) == {"price": None, "in_stock": False}
+    changes = msgspec.json.decode(sent, type=ProductPatchIn)
+    assert (changes.price, changes.in_stock, changes.title) == (None, False, msgspec.UNSET)
