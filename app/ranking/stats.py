@@ -21,7 +21,7 @@ from app.domain.models import Product, Vector, filter_key
 
 FIELDS = ("title", "brand", "category", "description", "attributes")
 # Besides each field, one bag of the whole product with the title counted twice (BM25F-style,
-# as the lexical retrieval weights it): `CatalogStats.tf[WHOLE]`.
+# as the lexical retrieval weights it): bag `WHOLE` of `CatalogStats.tf`.
 FIELD_WEIGHTS = (2, 1, 1, 1, 1)
 WHOLE = len(FIELDS)
 BAGS = len(FIELDS) + 1
@@ -53,25 +53,35 @@ def bag_counts(product: Product) -> tuple[list[Counter[str]], list[int]]:
 
 @dataclass(frozen=True, slots=True)
 class CatalogStats:
-    """Everything is indexed by `rows` (product id -> row) and `vocab` (stemmed term -> column)."""
+    """Everything is indexed by `rows` (product id -> row) and `vocab` (stemmed term -> column).
+
+    The bags' term frequencies are one matrix, bag after bag (`column`): a query's columns in every
+    bag are then one gather over its index arrays, not a scipy slice per bag and term."""
 
     rows: Mapping[str, int]
     vocab: Mapping[str, int]
-    tf: tuple[csc_matrix, ...]  # per bag (fields, then the whole product): products x terms
+    tf: csc_matrix  # products x (bags * terms): bag b's term t is column `column(b, t)`
     lengths: np.ndarray  # bags x products: terms in the bag
+    avg_lengths: np.ndarray  # bags: mean of `lengths` (at least 1e-9), kept so no query recomputes it
     df: np.ndarray  # bags x terms: products whose bag has the term
     vectors: np.ndarray | None  # products x dimension, L2-normalised; None when not known
     categories: tuple[str, ...]  # the catalog's categories as filter keys, most products first
     category_of: np.ndarray  # products: index into `categories` (-1: none)
     title_category: csc_matrix  # categories x terms: products of that category with the term in the title
+    keys: Mapping[str, str]  # the catalog's brand and category strings -> their filter keys (a
+    # lookup, not `filter_key` per candidate: that was the extraction's largest Python cost)
 
     @property
     def size(self) -> int:
         return len(self.rows)
 
     @property
-    def avg_lengths(self) -> np.ndarray:
-        return np.maximum(self.lengths.mean(axis=1), 1e-9) if self.size else np.ones(BAGS)
+    def terms(self) -> int:
+        """Columns per bag in `tf`."""
+        return int(self.df.shape[1])
+
+    def column(self, bag: int, term: int) -> int:
+        return bag * self.terms + term
 
     def idf(self, columns: Sequence[int]) -> np.ndarray:
         """bags x columns: BM25's IDF, ln(1 + (N - df + 0.5) / (df + 0.5)), per bag; a column of
@@ -112,16 +122,22 @@ def build_stats(
                 rows_per_field[f].append(row)
                 cols_per_field[f].append(vocab.setdefault(term, len(vocab)))
                 data_per_field[f].append(count)
-    shape = (len(items), max(1, len(vocab)))
-    tf = tuple(
-        csc_matrix(
-            (np.array(data_per_field[f], dtype=np.float32), (rows_per_field[f], cols_per_field[f])),
-            shape=shape,
-        )
-        for f in range(BAGS)
+    width = max(1, len(vocab))
+    tf = csc_matrix(
+        (
+            np.concatenate([np.array(d, dtype=np.float32) for d in data_per_field]),
+            (
+                np.concatenate([np.array(r, dtype=np.int64) for r in rows_per_field]),
+                np.concatenate(
+                    [np.array(c, dtype=np.int64) + f * width for f, c in enumerate(cols_per_field)]
+                ),
+            ),
+        ),
+        shape=(len(items), BAGS * width),
     )
-    df = np.stack([np.diff(m.indptr) for m in tf]).astype(np.int32)
-    title = tf[0].tocsr()
+    del rows_per_field, cols_per_field, data_per_field
+    df = np.diff(tf.indptr).reshape(BAGS, width).astype(np.int32)
+    title = tf[:, :width].tocsr()
     title.data[:] = 1.0
     # categories x terms: how many products of each category use the term in their title
     labelled = category_of >= 0
@@ -138,9 +154,11 @@ def build_stats(
         vocab=vocab,
         tf=tf,
         lengths=lengths,
+        avg_lengths=np.maximum(lengths.mean(axis=1), 1e-9) if items else np.ones(BAGS),
         df=df,
         vectors=matrix,
         categories=categories,
         category_of=category_of,
         title_category=title_category,
+        keys={v: filter_key(v) for p in items for v in (p.brand, p.category)},
     )
