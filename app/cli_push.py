@@ -30,6 +30,7 @@ import msgspec
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from app.domain.models import Product
+from app.domain.product_ids import id_problem
 from embeddings.readers import CanonicalRow, ReadResult, RowError
 
 # Exit codes of `aisle ingest` (local or --server).
@@ -317,7 +318,7 @@ def push(
     for location, item in items:
         if isinstance(item, RowError):
             summary.errors.append(item)
-            if item.product_id:
+            if item.product_id and id_problem(item.product_id) is None:  # else never stored
                 all_ids.append(item.product_id)
         else:
             products.append((location, item))

@@ -40,7 +40,7 @@ from app.adapters.sentence_transformer_embedder import (
     default_model_path,
 )
 from app.adapters.sqlite_store import SQLiteControlStore
-from app.api.admission import Admission, admission_middleware, gauges
+from app.api.admission import WRITE, Admission, admission_middleware, gauges
 from app.api.allow import allow_middleware, route_methods
 from app.api.auth import SECURITY_COMPONENTS, guard, provide_principal
 from app.api.body import AisleRequest, BodyLimits
@@ -297,6 +297,12 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
     gate = Admission(
         settings.max_in_flight, settings.max_queue, settings.queue_timeout_ms / 1000.0, gauges(metrics)
     )
+    write_gate = Admission(
+        settings.max_writes_in_flight,
+        settings.max_write_queue,
+        settings.write_queue_timeout_ms / 1000.0,
+        gauges(metrics, WRITE),
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -393,7 +399,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
         middleware=[
             request_middleware(telemetry.tracer, metrics),
             allow_middleware(allowed),
-            admission_middleware(gate, metrics),
+            admission_middleware(gate, metrics, write_gate),
         ],
         cors_config=build_cors(settings),
         openapi_config=OpenAPIConfig(

@@ -220,6 +220,11 @@ class Settings:
     write_embed_threads: int = 1  # catalog writes' embedding, on its own threads (not worker_threads)
     max_queue: int = 64  # requests waiting for a slot, beyond which a 503 + Retry-After
     queue_timeout_ms: int = 1000  # the longest a request waits for a slot
+    # Catalog writes (opt={"admission": "write"}) have their own, smaller pool: a bulk upsert holds
+    # its slot while it waits for the write-embedding thread, and must not starve searches.
+    max_writes_in_flight: int = 4
+    max_write_queue: int = 8
+    write_queue_timeout_ms: int = 1000
     keep_alive_s: int = 75  # above ALB's 60 s idle timeout: the client side must close first
     metrics_max_catalogs: int = 100  # catalogs labelled in aisle_index_products; the rest sum as "_other"
     ingest_max_delete_fraction: float = 0.2  # a full sync refuses to delete more without --force
@@ -321,6 +326,9 @@ class Settings:
             worker_threads=_int(env, "AISLE_WORKER_THREADS", 4, low=1, high=1024),
             write_embed_threads=_int(env, "AISLE_WRITE_EMBED_THREADS", 1, low=1, high=64),
             queue_timeout_ms=_int(env, "AISLE_QUEUE_TIMEOUT_MS", 1000, low=1, high=600_000),
+            max_writes_in_flight=_int(env, "AISLE_MAX_WRITES_IN_FLIGHT", 4, low=1, high=1000),
+            max_write_queue=_int(env, "AISLE_MAX_WRITE_QUEUE", 8, low=0, high=10_000),
+            write_queue_timeout_ms=_int(env, "AISLE_WRITE_QUEUE_TIMEOUT_MS", 1000, low=1, high=600_000),
             keep_alive_s=_int(env, "AISLE_KEEP_ALIVE_S", 75, low=1, high=3600),
             metrics_max_catalogs=_int(env, "AISLE_METRICS_MAX_CATALOGS", 100, low=1, high=10_000),
             ingest_max_delete_fraction=_float(env, "AISLE_INGEST_MAX_DELETE_FRACTION", 0.2, high=1.0),

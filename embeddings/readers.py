@@ -20,6 +20,7 @@ from typing import Annotated, Any, cast
 import msgspec
 
 from app.domain.models import AttributeValue, Product
+from app.domain.product_ids import id_problem
 from embeddings.categories import derive_category
 from embeddings.categorize import CategorySummary, categorize
 
@@ -36,25 +37,31 @@ class RowError:
 ReadResult = Product | RowError
 
 Text = Annotated[str, msgspec.Meta(max_length=20_000)]
+Name = Annotated[str, msgspec.Meta(max_length=1000)]  # a brand or category: as PATCH allows
+MAX_ATTRIBUTES = 500  # per product, as PATCH allows
+AttributeKey = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class CanonicalRow(msgspec.Struct, forbid_unknown_fields=False):
     """docs/catalog-format.md: the wire form of a Product. Unknown keys are ignored."""
 
-    id: str | int
+    id: str | int  # an int becomes its decimal text; either is checked by `id_problem`, stripped
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
-    brand: str = ""
+    brand: Name = ""
     description: Text = ""
-    category: str = ""
+    category: Name = ""
     price: Annotated[float, msgspec.Meta(ge=0)] | None = None
     currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] = "USD"
-    attributes: dict[str, str | float | bool] = {}
+    attributes: Annotated[
+        dict[AttributeKey, str | float | bool], msgspec.Meta(max_length=MAX_ATTRIBUTES)
+    ] = {}
     in_stock: bool = True
 
     def to_product(self) -> Product:
         product_id = str(self.id).strip()
-        if not product_id:
-            raise ValueError("id must not be empty")
+        problem = id_problem(product_id)
+        if problem is not None:
+            raise ValueError(problem)
         return Product(
             id=product_id,
             title=" ".join(self.title.split()),

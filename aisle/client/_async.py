@@ -108,7 +108,7 @@ class AsyncAisle:
         """Send one call, retrying where safe, within the total timeout. `api_key`: this call's
         key, in place of the client's (a server acting for several callers)."""
         options = self._options
-        deadline = options.deadline()
+        deadline = options.deadline(call)
         attempt = 0
         while True:
             attempt += 1
@@ -118,7 +118,7 @@ class AsyncAisle:
                     call.path,
                     content=call.content(),
                     headers=options.request_headers(call, api_key=api_key),
-                    timeout=options.attempt_timeout(deadline),
+                    timeout=options.attempt_timeout(deadline, call),
                 )
             except httpx.TransportError as e:
                 error: AisleError = network_error(e)
@@ -137,7 +137,7 @@ class AsyncAisle:
         """A call answered with Server-Sent Events. Opening it is retried where safe; once events
         flow, a failure is raised (a retry would repeat what was already shown)."""
         options = self._options
-        deadline = options.deadline()
+        deadline = options.deadline(call)
         attempt = 0
         while True:
             attempt += 1
@@ -149,7 +149,7 @@ class AsyncAisle:
                     call.path,
                     content=call.content(),
                     headers=options.request_headers(call, stream=True),
-                    timeout=options.attempt_timeout(deadline),
+                    timeout=options.attempt_timeout(deadline, call),
                 ) as source:
                     response = source.response
                     if response.is_success:

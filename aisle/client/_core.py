@@ -70,15 +70,18 @@ class Options:
         inject(headers)  # traceparent of the current span, when opentelemetry is there
         return headers
 
-    def deadline(self) -> float:
-        return time.monotonic() + self.total_timeout_s
+    def deadline(self, call: Call[Any]) -> float:
+        """When the call gives up: `total_timeout` from now, or a slow call's own timeout if longer."""
+        return time.monotonic() + max(self.total_timeout_s, call.timeout_s or 0.0)
 
-    def attempt_timeout(self, deadline: float) -> float:
-        """This attempt's httpx timeout: never past the call's deadline."""
+    def attempt_timeout(self, deadline: float, call: Call[Any]) -> float:
+        """This attempt's httpx timeout: the client's `timeout` (a catalog write's own, when that is
+        longer), never past the call's deadline."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise Timeout(f"gave up after {self.total_timeout_s:g} s (total_timeout)")
-        return min(self.timeout_s, remaining)
+            total = max(self.total_timeout_s, call.timeout_s or 0.0)
+            raise Timeout(f"gave up after {total:g} s (total_timeout)")
+        return min(max(self.timeout_s, call.timeout_s or 0.0), remaining)
 
 
 def decoded(call: Call[T], status: int, content: bytes) -> T:

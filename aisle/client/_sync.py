@@ -107,7 +107,7 @@ class Aisle:
         """Send one call, retrying where safe, within the total timeout. `api_key`: this call's
         key, in place of the client's (a server acting for several callers)."""
         options = self._options
-        deadline = options.deadline()
+        deadline = options.deadline(call)
         attempt = 0
         while True:
             attempt += 1
@@ -117,7 +117,7 @@ class Aisle:
                     call.path,
                     content=call.content(),
                     headers=options.request_headers(call, api_key=api_key),
-                    timeout=options.attempt_timeout(deadline),
+                    timeout=options.attempt_timeout(deadline, call),
                 )
             except httpx.TransportError as e:
                 error: AisleError = network_error(e)
@@ -136,7 +136,7 @@ class Aisle:
         """A call answered with Server-Sent Events. Opening it is retried where safe; once events
         flow, a failure is raised (a retry would repeat what was already shown)."""
         options = self._options
-        deadline = options.deadline()
+        deadline = options.deadline(call)
         attempt = 0
         while True:
             attempt += 1
@@ -148,7 +148,7 @@ class Aisle:
                     call.path,
                     content=call.content(),
                     headers=options.request_headers(call, stream=True),
-                    timeout=options.attempt_timeout(deadline),
+                    timeout=options.attempt_timeout(deadline, call),
                 ) as source:
                     response = source.response
                     if response.is_success:

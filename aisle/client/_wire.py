@@ -23,7 +23,12 @@ class FiltersIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     price_max: Annotated[float, msgspec.Meta(ge=0)] | None = None
     in_stock: bool | None = None
     exclude_ids: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=100)
+        list[
+            Annotated[
+                str, msgspec.Meta(min_length=1, max_length=200, pattern="^[^/\\x00-\\x1f\\x7f-\\x9f]+$")
+            ]
+        ],
+        msgspec.Meta(max_length=100),
     ] = []
     exclude_brand: Annotated[
         list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=50)
@@ -48,11 +53,20 @@ class SearchRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class SimilarRequest(msgspec.Struct, forbid_unknown_fields=True):
     positive: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
+        list[
+            Annotated[
+                str, msgspec.Meta(min_length=1, max_length=200, pattern="^[^/\\x00-\\x1f\\x7f-\\x9f]+$")
+            ]
+        ],
         msgspec.Meta(min_length=1, max_length=20),
     ]
     negative: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=20)
+        list[
+            Annotated[
+                str, msgspec.Meta(min_length=1, max_length=200, pattern="^[^/\\x00-\\x1f\\x7f-\\x9f]+$")
+            ]
+        ],
+        msgspec.Meta(max_length=20),
     ] = []
     limit: Annotated[int, msgspec.Meta(ge=1, le=100, description="number of items to return, 1..100")] = 10
     filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
@@ -137,10 +151,20 @@ class BudgetIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class RulesIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     pin: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=10)
+        list[
+            Annotated[
+                str, msgspec.Meta(min_length=1, max_length=200, pattern="^[^/\\x00-\\x1f\\x7f-\\x9f]+$")
+            ]
+        ],
+        msgspec.Meta(max_length=10),
     ] = []
     exclude: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=100)
+        list[
+            Annotated[
+                str, msgspec.Meta(min_length=1, max_length=200, pattern="^[^/\\x00-\\x1f\\x7f-\\x9f]+$")
+            ]
+        ],
+        msgspec.Meta(max_length=100),
     ] = []
     boost_brands: Annotated[
         list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=50)
@@ -149,7 +173,11 @@ class RulesIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 
 class BundleRequest(msgspec.Struct, forbid_unknown_fields=True):
     anchor_ids: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
+        list[
+            Annotated[
+                str, msgspec.Meta(min_length=1, max_length=200, pattern="^[^/\\x00-\\x1f\\x7f-\\x9f]+$")
+            ]
+        ],
         msgspec.Meta(min_length=1, max_length=5),
     ]
     slots: Annotated[
@@ -304,12 +332,15 @@ class ProductIn(msgspec.Struct):
 
     id: str | int
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
-    brand: str = ""
+    brand: Annotated[str, msgspec.Meta(max_length=1000)] = ""
     description: Annotated[str, msgspec.Meta(max_length=20000)] = ""
-    category: str = ""
+    category: Annotated[str, msgspec.Meta(max_length=1000)] = ""
     price: Annotated[float, msgspec.Meta(ge=0)] | None = None
     currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] = "USD"
-    attributes: dict[str, str | float | bool] = {}
+    attributes: Annotated[
+        dict[Annotated[str, msgspec.Meta(min_length=1, max_length=200)], str | float | bool],
+        msgspec.Meta(max_length=500),
+    ] = {}
     in_stock: bool = True
 
 
@@ -359,7 +390,11 @@ class PatchOut(msgspec.Struct):
 
 class DeleteIn(msgspec.Struct, forbid_unknown_fields=True):
     ids: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
+        list[
+            Annotated[
+                str, msgspec.Meta(min_length=1, max_length=200, pattern="^[^/\\x00-\\x1f\\x7f-\\x9f]+$")
+            ]
+        ],
         msgspec.Meta(min_length=1, max_length=1000),
     ]
 
@@ -373,7 +408,12 @@ class SyncIn(msgspec.Struct, forbid_unknown_fields=True):
     "The end of a full sync: `ids` names every product of the input (the rows that failed too),\n    the stored products it does not name are deleted, under the local full sync's guards."
 
     ids: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=5000000)
+        list[
+            Annotated[
+                str, msgspec.Meta(min_length=1, max_length=200, pattern="^[^/\\x00-\\x1f\\x7f-\\x9f]+$")
+            ]
+        ],
+        msgspec.Meta(max_length=5000000),
     ]
     failed_rows: Annotated[int, msgspec.Meta(ge=0, description="rows of the input that failed")] = 0
     max_delete_fraction: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
@@ -495,7 +535,12 @@ class SimilarRequestOptions(TypedDict, total=False):
     """The optional fields of SimilarRequest, as keyword arguments."""
 
     negative: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=20)
+        list[
+            Annotated[
+                str, msgspec.Meta(min_length=1, max_length=200, pattern="^[^/\\x00-\\x1f\\x7f-\\x9f]+$")
+            ]
+        ],
+        msgspec.Meta(max_length=20),
     ]
     limit: Annotated[int, msgspec.Meta(ge=1, le=100, description="number of items to return, 1..100")]
     filters: FiltersIn

@@ -48,7 +48,7 @@ from aisle.client._wire import (
     SyncOut,
     UpsertOut,
 )
-from aisle.client.call import Call, decoder, delete, get, patch, post, put, segment
+from aisle.client.call import WRITE_TIMEOUT_S, Call, decoder, delete, get, patch, post, put, segment
 
 _CATALOGS = decoder(CatalogList)
 _KEYS = decoder(KeyList)
@@ -104,7 +104,7 @@ def create_catalog(catalog: str) -> Call[CatalogCreatedOut]:
 
 
 def delete_catalog(catalog: str) -> Call[None]:
-    return delete(_catalog(catalog))
+    return delete(_catalog(catalog), timeout_s=WRITE_TIMEOUT_S)
 
 
 def upsert_products(
@@ -113,7 +113,13 @@ def upsert_products(
     """A JSON array of rows (at most 1,000, and 1 MiB); a bad row is that row's `error` result."""
     query = "?dry_run=true" if dry_run else ""
     # Idempotent: an upsert by id, compared by content hash; the same rows again are `unchanged`.
-    return post(f"{_catalog(catalog)}/products{query}", list(rows), UpsertOut, idempotent=True)
+    return post(
+        f"{_catalog(catalog)}/products{query}",
+        list(rows),
+        UpsertOut,
+        idempotent=True,
+        timeout_s=WRITE_TIMEOUT_S,  # 1,000 rows took up to 112 s under load
+    )
 
 
 def patch_product(catalog: str, product_id: str, body: ProductPatchIn) -> Call[PatchOut]:
@@ -126,14 +132,16 @@ def delete_product(catalog: str, product_id: str) -> Call[None]:
 
 def delete_products(catalog: str, body: DeleteIn) -> Call[DeleteOut]:
     # Idempotent: deletes by id; a retry after a lost answer reports them as `not_found`.
-    return post(f"{_catalog(catalog)}/products/delete", body, DeleteOut, idempotent=True)
+    return post(
+        f"{_catalog(catalog)}/products/delete", body, DeleteOut, idempotent=True, timeout_s=WRITE_TIMEOUT_S
+    )
 
 
 def sync(catalog: str, body: SyncIn) -> Call[SyncOut]:
     # Only a dry run is retried: a real sync deletes what `ids` does not name *at the time it runs*,
     # so a retry could delete products another writer added since the first attempt; its guard
     # (max_delete_fraction) would be judged again on a catalog the first attempt already changed.
-    return post(f"{_catalog(catalog)}/sync", body, SyncOut, read_only=body.dry_run)
+    return post(f"{_catalog(catalog)}/sync", body, SyncOut, read_only=body.dry_run, timeout_s=WRITE_TIMEOUT_S)
 
 
 # --- behaviour (docs/events.md) ----------------------------------------------------------------------

@@ -9,7 +9,9 @@ ids and scores only and takes the products from here; misses are fetched with on
 Coherent because one process owns a shard (its lock) and every write to it goes through the same
 adapter, which calls `forget` after writing. A fill that started before a write is dropped (the
 generation check), so a concurrent query cannot put back what a write replaced. Bounded: past
-`capacity` products the oldest filled go first (the whole 19,406-product catalog is ~62 MB decoded).
+`capacity` products, counted over every catalog together, the oldest filled go first, whichever
+catalog they are in (the whole 19,406-product catalog is ~62 MB decoded; a per-catalog bound let
+memory grow with the number of catalogs).
 Reads take no lock (a dict lookup is atomic under the GIL); fills and evictions take one.
 """
 
@@ -32,6 +34,7 @@ class ProductCache:
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._capacity = capacity
         self._entries: dict[str, dict[PointKey, Entry]] = {}
+        self._order: dict[tuple[str, PointKey], None] = {}  # every cached entry, oldest filled first
         self._generation: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -59,17 +62,33 @@ class ProductCache:
                 return  # a write landed while these were read: they may be stale
             entries = self._entries.setdefault(catalog, {})
             entries.update(fetched)
-            while len(entries) > self._capacity:
-                del entries[next(iter(entries))]
+            self._order.update(dict.fromkeys((catalog, i) for i in fetched))
+            while len(self._order) > self._capacity:
+                oldest, point = next(iter(self._order))
+                del self._order[oldest, point]
+                self._evict(oldest, point)
+
+    def _evict(self, catalog: str, point: PointKey) -> None:
+        entries = self._entries.get(catalog)
+        if entries is not None:
+            entries.pop(point, None)
+            if not entries:
+                del self._entries[catalog]
+
+    def __len__(self) -> int:
+        """Products cached, over every catalog."""
+        return len(self._order)
 
     def forget(self, catalog: str, ids: Iterable[PointKey] | None = None) -> None:
         """After a write: drop these ids (None: the whole catalog)."""
         with self._lock:
             self._generation[catalog] = self._generation.get(catalog, 0) + 1
             if ids is None:
-                self._entries.pop(catalog, None)
+                for i in self._entries.pop(catalog, {}):
+                    del self._order[catalog, i]
                 return
             entries = self._entries.get(catalog)
             if entries:
                 for i in ids:
-                    entries.pop(i, None)
+                    if entries.pop(i, None) is not None:
+                        del self._order[catalog, i]

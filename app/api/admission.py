@@ -9,6 +9,12 @@ admitted requests' latency, and a fast 503 tells a load balancer or client to go
 
 Routes whose handler says `opt={"admission": False}` (health, readiness, metrics) bypass it: a
 probe must not be refused, or queued behind the very load it should report on.
+
+Routes whose handler says `opt={"admission": "write"}` (the catalog writes) take their slot from a
+second, smaller pool: a bulk upsert holds its slot for as long as it waits for the write-embedding
+thread (20-110 s per 1,000 rows), so sharing one pool, a handful of concurrent writes made every
+search a 503. Writes refused by their own pool are counted as `write_queue_full` /
+`write_queue_timeout`; searches keep their pool whatever the writes do.
 """
 
 from __future__ import annotations
@@ -100,9 +106,13 @@ class Admission:
         self._on_change(self.active, len(self._waiters))
 
 
-def _exempt(scope: Scope) -> bool:
+WRITE = "write"  # opt={"admission": WRITE}: the route's slot comes from the write pool
+
+
+def _admission_class(scope: Scope) -> object:
+    """The handler's `opt["admission"]`: False (exempt), WRITE, or None (the query pool)."""
     handler = scope.get("route_handler")
-    return handler is not None and handler.opt.get("admission") is False
+    return None if handler is None else handler.opt.get("admission")
 
 
 async def _reject(send: Send, reason: str) -> None:
@@ -129,29 +139,43 @@ async def _reject(send: Send, reason: str) -> None:
     await send(end)
 
 
-def gauges(metrics: Metrics) -> Callable[[int, int], None]:
+def gauges(metrics: Metrics, pool: str | None = None) -> Callable[[int, int], None]:
+    """The in-flight and queued gauges of the query pool, or (pool=WRITE) of the write pool."""
+    in_flight, queued_gauge = (
+        (metrics.http_write_in_flight, metrics.http_write_queued)
+        if pool == WRITE
+        else (metrics.http_in_flight, metrics.http_queued)
+    )
+
     def update(active: int, queued: int) -> None:
-        metrics.http_in_flight.set(active)
-        metrics.http_queued.set(queued)
+        in_flight.set(active)
+        queued_gauge.set(queued)
 
     return update
 
 
-def admission_middleware(gate: Admission, metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
+def admission_middleware(
+    gate: Admission, metrics: Metrics, writes: Admission | None = None
+) -> Callable[[ASGIApp], ASGIApp]:
+    """`gate` admits every route but the exempt ones and, when `writes` is given, the write-class
+    routes, which it admits instead."""
+
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP or _exempt(scope):
+            kind = _admission_class(scope) if scope["type"] == ScopeType.HTTP else False
+            if kind is False:
                 await app(scope, receive, send)
                 return
-            refused = await gate.acquire()
+            pool, prefix = (writes, f"{WRITE}_") if kind == WRITE and writes is not None else (gate, "")
+            refused = await pool.acquire()
             if refused is not None:
-                metrics.observe_rejected(refused)
-                await _reject(send, refused)
+                metrics.observe_rejected(prefix + refused)
+                await _reject(send, prefix + refused)
                 return
             try:
                 await app(scope, receive, send)
             finally:
-                gate.release()
+                pool.release()
 
         return middleware
 

@@ -16,18 +16,15 @@ from app.catalogs.patch import ProductChanges
 from app.catalogs.plan import RowOutcome
 from app.catalogs.service import DeleteReport, PatchReport, SyncReport, UpsertReport
 from app.domain.models import AttributeValue
-from embeddings.readers import CanonicalRow
+from embeddings.readers import MAX_ATTRIBUTES, AttributeKey, CanonicalRow, Name
 
 MAX_ROWS = 1000  # products per upsert request, ids per delete request (bytes: AISLE_MAX_WRITE_BODY_BYTES)
 MAX_SYNC_IDS = 5_000_000  # a full sync's id list is bounded by the write body limit first
-MAX_ATTRIBUTES = 500
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
 Text = Annotated[str, msgspec.Meta(max_length=20_000)]
-Name = Annotated[str, msgspec.Meta(max_length=1000)]
 Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")]
 Price = Annotated[float, msgspec.Meta(ge=0)]
-AttributeKey = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class ProductIn(CanonicalRow):

@@ -23,6 +23,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from app.api.admission import WRITE
 from app.api.auth import requires
 from app.api.body import AisleRequest
 from app.api.catalog_dto import (
@@ -117,6 +118,12 @@ TAGS = ["catalog writes"]
 PRODUCT_PATH = "/v1/catalogs/{catalog:str}/products/{product_id:str}"
 
 
+# Every route here takes its admission slot from the write pool (app/api/admission.py): a write
+# waits for the write-embedding thread, holding its slot, and must not hold one searches need.
+_ADMIT = {"admission": WRITE}
+_BULK = {"body": "write", "admission": WRITE}  # and the write route class's body limit (app/api/body.py)
+
+
 def _conflict(description: str) -> dict[int, ResponseSpec]:
     return {409: ResponseSpec(ErrorBody, description=description, generate_examples=False)}
 
@@ -136,6 +143,7 @@ class CatalogWriteController(Controller):
         "/{catalog:str}",
         status_code=HTTP_201_CREATED,
         summary="Create an empty catalog",
+        opt=_ADMIT,
         responses=_conflict("the catalog exists (`already_exists`), or with another vector size"),
     )
     async def create_catalog(
@@ -150,6 +158,7 @@ class CatalogWriteController(Controller):
         "/{catalog:str}",
         status_code=HTTP_204_NO_CONTENT,
         summary="Delete a catalog: its products, settings and complement maps (idempotent)",
+        opt=_ADMIT,
     )
     async def delete_catalog(
         self, catalog: CatalogName, catalog_writes: NamedDependency[CatalogWrites]
@@ -162,7 +171,7 @@ class CatalogWriteController(Controller):
         "/{catalog:str}/products",
         status_code=HTTP_200_OK,
         summary="Upsert products in bulk (JSON array or NDJSON); a result per row",
-        opt={"body": "write"},  # the write route class's body limit (app/api/body.py)
+        opt=_BULK,
         operation_class=RowsOperation,
     )
     async def upsert_products(
@@ -192,7 +201,7 @@ class CatalogWriteController(Controller):
         "/{catalog:str}/products/delete",
         status_code=HTTP_200_OK,
         summary="Delete products by id; unknown ids are reported, not errors",
-        opt={"body": "write"},
+        opt=_BULK,
     )
     async def delete_products(
         self,
@@ -211,7 +220,7 @@ class CatalogWriteController(Controller):
         "/{catalog:str}/sync",
         status_code=HTTP_200_OK,
         summary="Finish a full sync: delete the products the input does not name (guarded)",
-        opt={"body": "write"},
+        opt=_BULK,
         responses=_conflict("refused: it would delete more than max_delete_fraction (`sync_refused`)"),
     )
     async def sync(
@@ -241,6 +250,7 @@ class CatalogWriteController(Controller):
     status_code=HTTP_200_OK,
     summary="Change some fields of one product (price, stock...: no re-embedding)",
     tags=TAGS,
+    opt=_ADMIT,
 )
 async def patch_product(
     catalog: CatalogName,
@@ -261,6 +271,7 @@ async def patch_product(
     status_code=HTTP_204_NO_CONTENT,
     summary="Delete one product (idempotent)",
     tags=TAGS,
+    opt=_ADMIT,
 )
 async def delete_product(
     catalog: CatalogName,

@@ -10,13 +10,14 @@ from app.assistant.conversation import MAX_TURN_CHARS, MAX_TURNS, Turn
 from app.assistant.service import MAX_LIMIT, AssistantResult
 from app.bundles.complements import MAX_SLOTS_PER_CATEGORY
 from app.bundles.service import BundleQuery, BundleResult, BundleRules, Compose
+from app.domain import product_ids
 from app.domain.llm import CacheState
 from app.domain.models import Filters, Product, ScoredProduct
 from app.domain.search import Ranking, RerankMode
 
 MAX_MAP_CATEGORIES = 2000  # anchor categories in one complement map (a large catalog has hundreds)
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100, description="number of items to return, 1..100")]
-ProductId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+ProductId = product_ids.ProductId  # 1-200 characters, no '/' or control characters
 IdList = Annotated[list[ProductId], msgspec.Meta(max_length=100)]
 NameList = Annotated[
     list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]], msgspec.Meta(max_length=50)

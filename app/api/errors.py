@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import structlog
 from litestar import MediaType, Request, Response
+from litestar.enums import ParamType
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import ParameterKwarg
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
@@ -105,7 +108,21 @@ def _msgspec_cause(exc: BaseException) -> msgspec.DecodeError | None:
     return None
 
 
-def _field_of(message: str) -> tuple[str | None, str]:
+def _wire_name(request: Request[Any, Any, Any], path: str) -> str:
+    """A handler argument's name on the wire: a header (`X-Aisle-User-Id`), query or cookie
+    parameter declared under another name is named as the client sends it, not as the argument
+    the handler calls it (`user`)."""
+    handler = request.scope.get("route_handler")
+    if handler is None or "." in path:
+        return path
+    field = handler.signature_model._fields.get(path)
+    kwarg = getattr(field, "kwarg_definition", None)
+    if isinstance(kwarg, ParameterKwarg) and kwarg.name:
+        return kwarg.name.title() if kwarg.param_type is ParamType.HEADER else kwarg.name
+    return path
+
+
+def _field_of(message: str, rename: Callable[[str], str] = str) -> tuple[str | None, str]:
     """msgspec says "Expected `int >= 1`, got `0` - at `$.limit`": return ("limit", message).
 
     Bodies are decoded by app/api/body.py straight into the handler's type (paths like
@@ -120,6 +137,7 @@ def _field_of(message: str) -> tuple[str | None, str]:
     missing = _MISSING_FIELD.search(message)
     if missing:
         path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    path = rename(path) if path else path
     clean = _FIELD_PATH.sub("", message).rstrip(" -")
     return (path or None), (f"{clean} (at {path})" if path else clean)
 
@@ -131,7 +149,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return error_response(exc.status_code, exc.error, exc.detail)
     cause = _msgspec_cause(exc)
     if isinstance(cause, msgspec.ValidationError):
-        field, message = _field_of(str(cause))
+        field, message = _field_of(str(cause), lambda path: _wire_name(request, path))
         return error_response(HTTP_422_UNPROCESSABLE_ENTITY, "invalid_request", message, field)
     if cause is not None:
         return error_response(

@@ -51,7 +51,7 @@ UNMATCHED_ROUTE = "unrouted"  # no route template: 404/405, anything no handler 
 OTHER_CATALOGS = "_other"  # catalogs past the cap, summed (a real name cannot start with "_")
 CACHE_BACKENDS = frozenset({"memory", "redis"})
 CACHE_RESULTS = frozenset({"hit", "miss"})
-REJECT_REASONS = ("queue_full", "queue_timeout")
+REJECT_REASONS = ("queue_full", "queue_timeout", "write_queue_full", "write_queue_timeout")
 ROW_RESULTS = ("created", "updated", "unchanged", "error", "deleted")  # catalog writes, per product
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 RANKINGS = frozenset({"llm", "vector"})
@@ -136,6 +136,18 @@ class Metrics:
         self.http_queued = Gauge(
             "aisle_http_queued",
             "Requests waiting for an admission slot",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.http_write_in_flight = Gauge(
+            "aisle_http_write_in_flight",
+            "Catalog write requests being handled (their own admission pool)",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.http_write_queued = Gauge(
+            "aisle_http_write_queued",
+            "Catalog write requests waiting for a write admission slot",
             registry=r,
             multiprocess_mode="livesum",
         )

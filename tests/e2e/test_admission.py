@@ -135,3 +135,38 @@ def test_blocking_work_runs_on_a_bounded_number_of_threads() -> None:
     which delivers deadlines: the LLM stage overran its 2 s budget under load."""
     with served(HashingEmbedder(), worker_threads=3) as client, client.portal() as portal:
         assert portal.call(_thread_tokens) == 3
+
+
+class WriteGatedEmbedder(GatedEmbedder):
+    """Holds only the embedding of products titled "slow ...": catalog writes stay in flight while
+    searches embed at once."""
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if any("slow" in text for text in texts):
+            return super().embed(texts)
+        return HashingEmbedder.embed(self, texts)
+
+
+def test_catalog_writes_have_their_own_pool_so_searches_are_not_refused() -> None:
+    embedder = WriteGatedEmbedder()
+    limits = {"max_in_flight": 1, "max_queue": 0, "max_writes_in_flight": 1, "max_write_queue": 0}
+    upsert = ("/v1/catalogs/shop/products", [{"id": "w1", "title": "slow widget"}])
+    with served(embedder, **limits) as client, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(client.post, upsert[0], json=upsert[1])
+        until(lambda: embedder.entered.acquire(blocking=False))  # the write holds its slot
+
+        for _ in range(3):  # the query pool's one slot is free: the write does not hold it
+            assert client.post(SEARCH[0], json=SEARCH[1]).status_code == 200
+        refused = client.post(upsert[0], json=[{"id": "w2", "title": "slow gadget"}])
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        assert refused.json()["error"] == "overloaded"
+        text = client.get("/metrics").text
+        assert 'aisle_http_rejected_total{reason="write_queue_full"} 1.0' in text
+        assert 'aisle_http_rejected_total{reason="queue_full"} 0.0' in text
+        assert "aisle_http_write_in_flight 1.0" in text
+
+        embedder.gate.set()
+        assert first.result().status_code == 200
+        assert client.post(upsert[0], json=[{"id": "w2", "title": "slow gadget"}]).status_code == 200
+        assert "aisle_http_write_in_flight 0.0" in client.get("/metrics").text

@@ -281,3 +281,17 @@ def test_openapi_declares_the_write_routes_bodies_and_conflicts(stack: Stack) ->
     assert "409" in paths["/v1/catalogs/{catalog}"]["post"]["responses"]
     assert "409" in paths["/v1/catalogs/{catalog}/sync"]["post"]["responses"]
     assert {"get", "patch", "delete"} <= set(paths["/v1/catalogs/{catalog}/products/{product_id}"])
+
+
+def test_ids_no_route_could_address_are_refused_per_row(stack: Stack) -> None:
+    """A product stored under `delete` (the bulk delete's path), `a/b` (two path segments) or
+    5,000 characters (every other route takes at most 200) could never be patched, deleted or
+    named again: each is that row's error, and the rest of the request is written."""
+    rows = [{"id": i, "title": "t"} for i in ("delete", "a/b", "x" * 5000)]
+    rows += [{"id": "b", "title": "t", "brand": "x" * 1001}, SPEAKER]
+    body = stack.upsert(rows).json()
+    assert [r["result"] for r in body["results"]] == ["error"] * 4 + ["created"]
+    assert "reserved" in body["results"][0]["message"]
+    assert stack.ids() == {"spk"}
+    long_delete = stack.client.post("/v1/catalogs/shop/products/delete", json={"ids": ["a/b"]})
+    assert (long_delete.status_code, long_delete.json()["field"]) == (422, "ids[0]")

@@ -173,6 +173,14 @@ def test_errors_name_the_field_by_its_path(client: TestClient, body: bytes, fiel
     assert "[...]" not in response.json()["message"]
 
 
+@pytest.mark.parametrize("header", ["X-Aisle-User-Id", "X-Aisle-Session-Id"])
+def test_a_bad_header_is_named_as_sent_not_as_the_handler_argument(client: TestClient, header: str) -> None:  # type: ignore[type-arg]
+    response = client.post("/v1/catalogs/shop/search", json={"query": "x"}, headers={header: "u" * 201})
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == header
+    assert header in response.json()["message"]
+
+
 def test_metric_labels_stay_a_closed_set_whatever_clients_send(client: TestClient) -> None:  # type: ignore[type-arg]
     for n in range(200):
         client.request(f"X{n}METHOD", "/v1/catalogs/shop/search")

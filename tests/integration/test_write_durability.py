@@ -103,9 +103,9 @@ class Server:
         self.start()
 
     def wait_in_flight(self) -> None:
-        """Until the server is handling a request (/metrics itself is not counted)."""
+        """Until the server is handling a catalog write (counted in the write pool's gauge)."""
         deadline = time.monotonic() + 30
-        while "aisle_http_in_flight 1.0" not in httpx.get(f"{self.url}/metrics", timeout=5).text:
+        while "aisle_http_write_in_flight 1.0" not in httpx.get(f"{self.url}/metrics", timeout=5).text:
             assert time.monotonic() < deadline, "the request never reached the server"
             time.sleep(0.05)
 

@@ -58,10 +58,26 @@ def test_a_fill_that_raced_a_write_is_not_kept() -> None:
 
 
 def test_capacity_evicts_the_oldest_and_catalogs_are_separate() -> None:
-    cache, store = ProductCache(capacity=1), Store()
+    cache, store = ProductCache(capacity=2), Store()
     cache.lookup("c", [1], store.fetch)
-    cache.lookup("c", [2], store.fetch)
-    cache.lookup("other", [2], store.fetch)
-    cache.lookup("c", [2], store.fetch)
+    cache.lookup("other", [1], store.fetch)  # the same point id in another catalog: its own entry
     cache.lookup("c", [1], store.fetch)
-    assert store.fetched == [[1], [2], [2], [1]]
+    cache.lookup("c", [2], store.fetch)  # evicts c's 1, the oldest filled
+    cache.lookup("other", [1], store.fetch)
+    cache.lookup("c", [1], store.fetch)
+    assert store.fetched == [[1], [1], [2], [1]]
+
+
+def test_capacity_bounds_every_catalog_together() -> None:
+    """The bound is the process's, not each catalog's: many catalogs do not multiply it."""
+    cache, store = ProductCache(capacity=3), Store()
+    for n in range(10):
+        cache.lookup(f"catalog-{n}", [1, 2], store.fetch)
+    assert len(cache) == 3
+    cache.lookup("catalog-9", [1, 2], store.fetch)  # the newest stay
+    assert len(store.fetched) == 10
+    cache.lookup("catalog-0", [1], store.fetch)  # the oldest went
+    assert len(store.fetched) == 11
+    cache.forget("catalog-9")
+    cache.forget("catalog-0", [1])
+    assert len(cache) == 0

@@ -161,3 +161,35 @@ def test_a_json_document_that_cannot_be_read_is_one_error_not_an_exception(
     path.write_bytes(content)
     [error] = list(read_products(path))
     assert isinstance(error, RowError)
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ({"id": "x" * 201, "title": "t"}, "at most 200 characters"),
+        ({"id": "a/b", "title": "t"}, "'/'"),
+        ({"id": "a\tb", "title": "t"}, "control characters"),
+        ({"id": "a\u0085b", "title": "t"}, "control characters"),
+        ({"id": "delete", "title": "t"}, "reserved"),
+        ({"id": "  ", "title": "t"}, "empty"),
+        ({"id": int("9" * 201), "title": "t"}, "at most 200 characters"),
+        ({"id": "b", "title": "t", "brand": "x" * 1001}, "brand"),
+        ({"id": "c", "title": "t", "category": "x" * 1001}, "category"),
+        ({"id": "d", "title": "t", "attributes": {f"k{i}": i for i in range(501)}}, "attributes"),
+        ({"id": "e", "title": "t", "attributes": {"k" * 201: 1}}, "attributes"),
+    ],
+)
+def test_a_row_no_route_could_address_or_patch_is_that_rows_error(
+    tmp_path: Path, row: dict[str, object], problem: str
+) -> None:
+    """Ids follow every route's id rule (1-200 characters, no '/', no control characters, not the
+    bulk delete's `delete`); brand, category and attributes PATCH's limits. The rest of the file
+    is read."""
+    path = tmp_path / "rows.jsonl"
+    good = {"id": "ok", "title": "fine", "attributes": {f"k{i}": i for i in range(500)}}
+    path.write_text(json.dumps(row) + "\n" + json.dumps(good) + "\n")
+    error, product = list(read_products(path))
+    assert isinstance(error, RowError)
+    assert problem in error.message
+    assert isinstance(product, Product)
+    assert product.id == "ok"

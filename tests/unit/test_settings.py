@@ -103,6 +103,9 @@ def test_hardening_limits_come_from_the_environment_with_bounds() -> None:
             "AISLE_MAX_IN_FLIGHT": "4",
             "AISLE_MAX_QUEUE": "0",
             "AISLE_QUEUE_TIMEOUT_MS": "250",
+            "AISLE_MAX_WRITES_IN_FLIGHT": "2",
+            "AISLE_MAX_WRITE_QUEUE": "3",
+            "AISLE_WRITE_QUEUE_TIMEOUT_MS": "5000",
             "AISLE_KEEP_ALIVE_S": "90",
             "AISLE_METRICS_MAX_CATALOGS": "10",
             "AISLE_INGEST_MAX_DELETE_FRACTION": "0.5",
@@ -114,9 +117,16 @@ def test_hardening_limits_come_from_the_environment_with_bounds() -> None:
         16,
     )
     assert (settings.max_in_flight, settings.max_queue, settings.queue_timeout_ms) == (4, 0, 250)
+    writes = (settings.max_writes_in_flight, settings.max_write_queue, settings.write_queue_timeout_ms)
+    assert writes == (2, 3, 5000)
     assert (settings.keep_alive_s, settings.metrics_max_catalogs) == (90, 10)
     assert settings.ingest_max_delete_fraction == 0.5
-    for name, bad in (("AISLE_MAX_IN_FLIGHT", "0"), ("AISLE_INGEST_MAX_DELETE_FRACTION", "1.5")):
+    for name, bad in (
+        ("AISLE_MAX_IN_FLIGHT", "0"),
+        ("AISLE_MAX_WRITES_IN_FLIGHT", "0"),
+        ("AISLE_MAX_WRITE_QUEUE", "100000"),
+        ("AISLE_INGEST_MAX_DELETE_FRACTION", "1.5"),
+    ):
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({name: bad})
 
