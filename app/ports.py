@@ -175,7 +175,9 @@ class CatalogSettingsStore(Protocol):
         ...
 
     async def delete_catalog(self, name: str) -> bool:
-        """Also deletes the catalog's complement maps (keys bound to the name keep the binding)."""
+        """Also deletes, in the same transaction, the catalog's complement maps, events,
+        impressions and experiments (keys bound to the name keep the binding). True if the
+        settings were there."""
         ...
 
 
@@ -242,7 +244,13 @@ class ExperimentStore(Protocol):
 
 
 class ControlStore(
-    KeyStore, CatalogSettingsStore, ComplementStore, EventStore, ImpressionStore, ExperimentStore, Protocol
+    KeyStore,
+    CatalogSettingsStore,
+    ComplementStore,
+    EventStore,
+    ImpressionStore,
+    ExperimentStore,
+    Protocol,
 ):
     """The control plane: keys, catalog settings, complement maps, events and experiments, one
     database: SQLite in AISLE_DATA_DIR or PostgreSQL (AISLE_DATABASE_URL). `migrate` applies the

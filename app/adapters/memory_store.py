@@ -65,6 +65,7 @@ class MemoryControlStore(MemoryEventTables):  # events, impressions, experiments
     async def delete_catalog(self, name: str) -> bool:
         for source in ("merchandiser", "learned"):
             self._maps.pop((name, source), None)
+        self._forget_catalog(name)  # its events, impressions, experiments
         return self._catalogs.pop(name, None) is not None
 
     async def get(self, catalog: str, source: ComplementSource) -> ComplementMap | None:

@@ -28,6 +28,8 @@ T = TypeVar("T")
 Conn = psycopg.AsyncConnection[dict[str, Any]]
 # Any constant shared by every Aisle process: pg_advisory_xact_lock(key) serialises migrators.
 _MIGRATION_LOCK = 0x616973_6C65  # "aisle"
+# What `delete_catalog` deletes with the catalog's settings (keys keep their binding to the name).
+_CATALOG_TABLES = ("complement_maps", "events", "impressions", "experiments")
 
 
 def _key(row: dict[str, Any]) -> ApiKey:
@@ -209,7 +211,8 @@ class PostgresControlStore(PostgresEventTables):  # events, impressions, experim
     async def delete_catalog(self, name: str) -> bool:
         async def delete(conn: Conn) -> bool:
             async with conn.transaction():
-                await conn.execute("DELETE FROM complement_maps WHERE catalog = %s", (name,))
+                for table in _CATALOG_TABLES:
+                    await conn.execute(f"DELETE FROM {table} WHERE catalog = %s", (name,))
                 cursor = await conn.execute("DELETE FROM catalogs WHERE name = %s", (name,))
                 return cursor.rowcount == 1
 

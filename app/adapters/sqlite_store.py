@@ -27,6 +27,8 @@ from app.domain.errors import AlreadyExists, StoreUnavailable
 from app.store.migrations import Migration, load, pending, sqlite_statements
 
 T = TypeVar("T")
+# What `delete_catalog` deletes with the catalog's settings (keys keep their binding to the name).
+_CATALOG_TABLES = ("complement_maps", "events", "impressions", "experiments")
 
 
 def _time(value: datetime) -> str:
@@ -227,7 +229,8 @@ class SQLiteControlStore(SQLiteEventTables):  # events, impressions, experiments
         def delete(c: sqlite3.Connection) -> bool:
             c.execute("BEGIN IMMEDIATE")
             try:
-                c.execute("DELETE FROM complement_maps WHERE catalog = ?", (name,))
+                for table in _CATALOG_TABLES:
+                    c.execute(f"DELETE FROM {table} WHERE catalog = ?", (name,))  # a closed set of names
                 deleted = c.execute("DELETE FROM catalogs WHERE name = ?", (name,)).rowcount
                 c.execute("COMMIT")
             except BaseException:
