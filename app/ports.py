@@ -113,6 +113,19 @@ class ComplementStore(Protocol):
     async def put(self, catalog: str, value: ComplementMap) -> None: ...
 
 
+class ComplementImports(Protocol):
+    """The complement-map files moved into the store (decision 0010), by file name: each is
+    imported once, ever, so a map deleted later stays deleted."""
+
+    async def imported_files(self) -> set[str]: ...
+
+    async def import_complement_file(self, file: str, catalog: str, value: ComplementMap) -> bool:
+        """In one transaction: records `file` as imported and stores `value` unless the catalog
+        holds a map of its source. True when `value` was stored; False (and nothing changed but
+        the record) when a map was held or `file` was recorded already."""
+        ...
+
+
 class Ranker(Protocol):
     """A learned ranking model: one score per feature row (higher ranks first). `features` names
     the columns it was trained on, in order (app/ranking/features.py); `version` identifies it."""
@@ -247,6 +260,7 @@ class ControlStore(
     KeyStore,
     CatalogSettingsStore,
     ComplementStore,
+    ComplementImports,
     EventStore,
     ImpressionStore,
     ExperimentStore,

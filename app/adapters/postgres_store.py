@@ -242,3 +242,30 @@ class PostgresControlStore(PostgresEventTables):  # events, impressions, experim
                 Jsonb({k: list(v) for k, v in value.complements.items()}),
             ),
         )
+
+    # -- complement-map files imported (migration 0004) -----------------------------------
+
+    async def imported_files(self) -> set[str]:
+        return {r["file"] for r in await self._fetchall("SELECT file FROM complement_imports")}
+
+    async def import_complement_file(self, file: str, catalog: str, value: ComplementMap) -> bool:
+        async def once(conn: Conn) -> bool:
+            async with conn.transaction():
+                cursor = await conn.execute(
+                    "INSERT INTO complement_imports VALUES (%s, now()) ON CONFLICT (file) DO NOTHING", (file,)
+                )
+                if cursor.rowcount != 1:
+                    return False
+                cursor = await conn.execute(
+                    "INSERT INTO complement_maps VALUES (%s, %s, %s, %s, now()) "
+                    "ON CONFLICT (catalog, source) DO NOTHING",
+                    (
+                        catalog,
+                        value.source,
+                        value.provenance,
+                        Jsonb({k: list(v) for k, v in value.complements.items()}),
+                    ),
+                )
+                return cursor.rowcount == 1
+
+        return await self._run(once)

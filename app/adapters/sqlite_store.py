@@ -265,3 +265,36 @@ class SQLiteControlStore(SQLiteEventTables):  # events, impressions, experiments
         await self._run(
             lambda c: self._write(c, [("INSERT OR REPLACE INTO complement_maps VALUES (?, ?, ?, ?, ?)", row)])
         )
+
+    # -- complement-map files imported (migration 0004) -----------------------------------
+
+    async def imported_files(self) -> set[str]:
+        rows = await self._run(lambda c: c.execute("SELECT file FROM complement_imports").fetchall())
+        return {r["file"] for r in rows}
+
+    async def import_complement_file(self, file: str, catalog: str, value: ComplementMap) -> bool:
+        now = _time(datetime.now(UTC))
+        row = (
+            catalog,
+            value.source,
+            value.provenance,
+            json.dumps({k: list(v) for k, v in value.complements.items()}),
+            now,
+        )
+
+        def once(c: sqlite3.Connection) -> bool:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                if c.execute("INSERT OR IGNORE INTO complement_imports VALUES (?, ?)", (file, now)).rowcount:
+                    stored = c.execute(
+                        "INSERT OR IGNORE INTO complement_maps VALUES (?, ?, ?, ?, ?)", row
+                    ).rowcount
+                else:
+                    stored = 0
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            return stored == 1
+
+        return await self._run(once)

@@ -259,6 +259,49 @@ async def test_deleting_a_catalog_takes_its_events_impressions_and_experiments(s
     )
 
 
+async def test_a_complement_file_is_imported_once_ever(factory: Factory) -> None:
+    """Recorded with its map in one transaction; a map deleted afterwards (through the API, or
+    with its catalog) is not imported again, by this process or another one (a restart)."""
+    store = factory()
+    await store.migrate()
+    merch = ComplementMap("merchandiser", {"cameras": ("bags",)}, "file")
+    assert await store.imported_files() == set()
+    assert await store.import_complement_file("shop.merchandiser.json", "shop", merch) is True
+    assert await store.get("shop", "merchandiser") == merch
+    assert await store.import_complement_file("shop.merchandiser.json", "shop", merch) is False
+    held = ComplementMap("learned", {"tvs": ("cables",)}, "api")
+    await store.put("shop", held)  # a map the store holds wins over the file, which is recorded
+    from_file = ComplementMap("learned", {"cameras": ("bags",)}, "file")
+    assert await store.import_complement_file("shop.learned.json", "shop", from_file) is False
+    assert await store.get("shop", "learned") == held
+    await store.delete_catalog("shop")
+    await store.close()
+    again = factory()
+    await again.migrate()
+    assert await again.imported_files() == {"shop.merchandiser.json", "shop.learned.json"}
+    assert await again.import_complement_file("shop.merchandiser.json", "shop", merch) is False
+    assert await again.get("shop", "merchandiser") is None
+    await again.close()
+
+
+async def test_the_complement_file_import_skips_what_was_imported(
+    tmp_path: Path, store: ControlStore
+) -> None:
+    from app.store.complement_import import import_complement_files
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "shop.merchandiser.json").write_text('{"complements": {"cameras": ["bags"]}, "provenance": "f"}')
+    (maps / "notes.txt").write_text("not a map")
+    assert await import_complement_files(store, maps) == ["shop.merchandiser.json"]
+    await store.delete_catalog("shop")
+    assert await import_complement_files(store, maps) == []
+    assert await store.get("shop", "merchandiser") is None
+    (maps / "outlet.learned.json").write_text('{"complements": {"tvs": ["cables"]}}')
+    assert await import_complement_files(store, maps) == ["outlet.learned.json"]
+    assert await import_complement_files(store, tmp_path / "no such directory") == []
+
+
 async def test_what_one_instance_writes_another_reads(factory: Factory, backend: str) -> None:
     """Another process (or a restart) sees every acknowledged write."""
     if backend == "memory":
