@@ -9,17 +9,17 @@ catalog's context is ready, `get(..., wait=False)` answers None and the ranking 
 retrieval order (fallback "ranker_warming"); a failed build is retried after `retry_s`.
 
 Catalog writes in this process are heard at once (`catalog_changed`): changed products mark the
-catalog's context stale (the next search rebuilds it in the background, serving the old one
-meanwhile, as after the TTL); a catalog dropped or created is forgotten, its context freed and a
-build under way not kept, so a catalog recreated under the name never ranks with the old one's
-statistics.
+catalog's context stale (a search rebuilds it in the background, serving the old one meanwhile,
+as after the TTL), though not sooner than `rebuild_gap_s` after the last build: a stream of price
+and stock patches must not keep a core busy rebuilding (4-12 s per Icecat build). A catalog
+dropped or created is forgotten, its context freed and a build under way not kept, so a catalog
+recreated under the name never ranks with the old one's statistics.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,10 +61,13 @@ def _signature(fingerprints: dict[str, str]) -> str:
 
 
 class CatalogContexts:
-    def __init__(self, index: VectorIndex, *, ttl_s: float = 300.0, retry_s: float = 30.0) -> None:
+    def __init__(
+        self, index: VectorIndex, *, ttl_s: float = 300.0, retry_s: float = 30.0, rebuild_gap_s: float = 30.0
+    ) -> None:
         self._index = index
         self._ttl = ttl_s
         self._retry = retry_s
+        self._gap = min(rebuild_gap_s, ttl_s)
         self._ready: dict[str, tuple[float, RankingContext]] = {}  # catalog -> (checked at, context)
         self._building: dict[str, asyncio.Task[RankingContext | None]] = {}
         self._failed: dict[str, float] = {}  # catalog -> monotonic time of the last failure
@@ -82,8 +85,8 @@ class CatalogContexts:
             self._building.pop(catalog, None)  # the task runs on; `_refresh` sees it is not kept
             return
         ready = self._ready.get(catalog)
-        if ready is not None:
-            self._ready[catalog] = (-math.inf, ready[1])  # rebuilt on the next `get`
+        if ready is not None:  # stale `rebuild_gap_s` after it was built: the next `get` then rebuilds
+            self._ready[catalog] = (min(ready[0], self._stale_after_gap(ready[0])), ready[1])
         if catalog in self._building:
             self._missed.add(catalog)
 
@@ -106,6 +109,10 @@ class CatalogContexts:
             return
         for info in catalogs:
             await self.get(info.name, wait=True)
+
+    def _stale_after_gap(self, checked: float) -> float:
+        """A "checked at" time that makes a context built at `checked` stale `rebuild_gap_s` later."""
+        return checked - (self._ttl - self._gap)
 
     def _current(self, catalog: str) -> bool:
         """Whether the running build is still the catalog's (not one its drop orphaned)."""
@@ -143,7 +150,9 @@ class CatalogContexts:
                 )
             if not self._current(catalog):
                 return context  # the catalog was dropped meanwhile: its waiters get it, nobody keeps it
-            checked = -math.inf if catalog in self._missed else time.monotonic()
+            checked = time.monotonic()
+            if catalog in self._missed:  # changed while this build read the index: may lack it
+                checked = self._stale_after_gap(checked)
             self._ready[catalog] = (checked, context)
             self._failed.pop(catalog, None)
             self.last_error.pop(catalog, None)

@@ -6,6 +6,7 @@ make the known ids and the ranking statistics fresh again."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -45,7 +46,7 @@ class Process:
         self.store = store or MemoryControlStore()
         self.follower = ModelFollower(self.store)
         self.known = KnownItems(self.index, ttl_s=3600.0)
-        self.contexts = CatalogContexts(self.index)
+        self.contexts = CatalogContexts(self.index, rebuild_gap_s=0.0)
         self.collector = EventCollector(self.store, self.known, clock=lambda: NOW)
         self.recommendations = RecommendationsService(
             self.index, self.store, self.follower, clock=lambda: NOW
@@ -169,6 +170,23 @@ async def test_changed_products_make_the_ranking_statistics_stale_and_rebuilt_in
     assert "lens" in rebuilt.stats.rows
 
 
+async def test_changes_rebuild_no_sooner_than_the_gap_after_the_last_build() -> None:
+    index = InMemoryVectorIndex()
+    await ingest(
+        [Product(id="a", title="lamp", category="Lamps")], "shop", HashingEmbedder(), index, model_id="m"
+    )
+    contexts = CatalogContexts(index, rebuild_gap_s=60.0)
+    first = await contexts.get("shop", wait=True)
+    await ingest(
+        [Product(id="b", title="desk lamp", category="Lamps")], "shop", HashingEmbedder(), index, model_id="m"
+    )
+    await contexts.catalog_changed(CatalogChange("shop", "products", ("b",)))
+    assert await contexts.get("shop", wait=False) is first
+    assert contexts._building == {}  # built moments ago: not again before the gap
+    checked, _ = contexts._ready["shop"]
+    assert time.monotonic() - checked > 300.0 - 60.0 - 1.0  # stale once 60 s have passed since the build
+
+
 class _SlowIndex(InMemoryVectorIndex):
     """`fingerprints` waits at a gate once armed: a statistics build caught mid-flight."""
 
@@ -190,7 +208,7 @@ async def _slow_shop() -> tuple[_SlowIndex, CatalogContexts]:
         [Product(id="a", title="lamp", category="Lamps")], "shop", HashingEmbedder(), index, model_id="m"
     )
     index.armed = True
-    return index, CatalogContexts(index)
+    return index, CatalogContexts(index, rebuild_gap_s=0.0)
 
 
 async def test_a_build_under_way_when_the_catalog_is_dropped_is_not_kept() -> None:
@@ -212,7 +230,7 @@ async def test_a_build_under_way_when_products_change_is_kept_but_stale() -> Non
     index.gate.set()
     await _settle(contexts)
     built = contexts._ready["shop"]
-    assert built[0] == float("-inf")  # the next search rebuilds it
+    assert built[0] < time.monotonic() - 299.0  # stale at once (no gap here): the next search rebuilds it
     index.armed = False
     assert await contexts.get("shop", wait=False) is built[1]
     await _settle(contexts)
