@@ -19,6 +19,7 @@ import anyio
 import structlog
 
 from app.bundles.signals import CoPurchase
+from app.domain.catalog_changes import CatalogListener
 from app.domain.errors import AisleError
 from app.domain.models import ScoredProduct
 from app.domain.search import RerankMode
@@ -85,7 +86,13 @@ class Behaviour:
     experiments: Experiments
     impressions: ImpressionLog
     follower: ModelFollower
+    known: KnownItems
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def catalog_listeners(self) -> tuple[CatalogListener, ...]:
+        """What catalog writes must tell: the ids events are checked against, the models."""
+        return (self.known, self.follower)
 
     @property
     def purchases(self) -> _CoPurchases:
@@ -131,9 +138,10 @@ def build_behaviour(
 ) -> Behaviour:
     follower = ModelFollower(store, model_settings(settings))
     impressions = ImpressionLog(store)
+    known = KnownItems(index)
     collector = EventCollector(
         store,
-        KnownItems(index),
+        known,
         impressions=impressions,
         on_stored=follower.nudge,
         retention=timedelta(days=settings.events_retention_days),
@@ -142,5 +150,5 @@ def build_behaviour(
         index, store, follower, _LLMStep(stage), depth=stage.candidate_depth
     )
     return Behaviour(
-        settings, store, collector, recommendations, Experiments(store, store), impressions, follower
+        settings, store, collector, recommendations, Experiments(store, store), impressions, follower, known
     )

@@ -347,7 +347,7 @@ def create_app(settings: Settings, deps: Deps | None = None, *, tracing: Tracing
             active.index,
             store,
             model_id=embedding_model_id(settings),
-            vocabularies=vocabularies,
+            listeners=(vocabularies, ranking.contexts, *behaviour.catalog_listeners),
             embed_batch_size=settings.embed_batch_size,
             embed_concurrency=settings.write_embed_threads,
             max_delete_fraction=settings.ingest_max_delete_fraction,

@@ -113,6 +113,19 @@ class ComplementStore(Protocol):
     async def put(self, catalog: str, value: ComplementMap) -> None: ...
 
 
+class ComplementImports(Protocol):
+    """The complement-map files moved into the store (decision 0010), by file name: each is
+    imported once, ever, so a map deleted later stays deleted."""
+
+    async def imported_files(self) -> set[str]: ...
+
+    async def import_complement_file(self, file: str, catalog: str, value: ComplementMap) -> bool:
+        """In one transaction: records `file` as imported and stores `value` unless the catalog
+        holds a map of its source. True when `value` was stored; False (and nothing changed but
+        the record) when a map was held or `file` was recorded already."""
+        ...
+
+
 class Ranker(Protocol):
     """A learned ranking model: one score per feature row (higher ranks first). `features` names
     the columns it was trained on, in order (app/ranking/features.py); `version` identifies it."""
@@ -175,7 +188,9 @@ class CatalogSettingsStore(Protocol):
         ...
 
     async def delete_catalog(self, name: str) -> bool:
-        """Also deletes the catalog's complement maps (keys bound to the name keep the binding)."""
+        """Also deletes, in the same transaction, the catalog's complement maps, events,
+        impressions and experiments (keys bound to the name keep the binding). True if the
+        settings were there."""
         ...
 
 
@@ -242,7 +257,14 @@ class ExperimentStore(Protocol):
 
 
 class ControlStore(
-    KeyStore, CatalogSettingsStore, ComplementStore, EventStore, ImpressionStore, ExperimentStore, Protocol
+    KeyStore,
+    CatalogSettingsStore,
+    ComplementStore,
+    ComplementImports,
+    EventStore,
+    ImpressionStore,
+    ExperimentStore,
+    Protocol,
 ):
     """The control plane: keys, catalog settings, complement maps, events and experiments, one
     database: SQLite in AISLE_DATA_DIR or PostgreSQL (AISLE_DATABASE_URL). `migrate` applies the

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from app.domain.catalog_changes import CatalogChange
 from app.domain.vocabulary import Vocabulary
 from app.ports import VectorIndex
 
@@ -33,3 +34,7 @@ class Vocabularies:
 
     def forget(self, catalog: str) -> None:
         self._cached.pop(catalog, None)
+
+    async def catalog_changed(self, change: CatalogChange) -> None:
+        """A `CatalogListener`: the assistant and bundles re-read the facets."""
+        self.forget(change.catalog)

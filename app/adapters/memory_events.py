@@ -55,6 +55,13 @@ class MemoryEventTables:
         self._event_ids = {(s.catalog, s.event.event_id) for s in kept}
         return pruned
 
+    def _forget_catalog(self, catalog: str) -> None:
+        """The catalog's events, impressions and experiments (`delete_catalog`)."""
+        self._events = [s for s in self._events if s.catalog != catalog]
+        self._event_ids = {k for k in self._event_ids if k[0] != catalog}
+        self._impressions = {k: i for k, i in self._impressions.items() if k[0] != catalog}
+        self._experiments = {k: e for k, e in self._experiments.items() if k[0] != catalog}
+
     async def record_impressions(self, impressions: Sequence[Impression]) -> None:
         for i in impressions:
             self._impressions.setdefault((i.catalog, i.request_id), i)

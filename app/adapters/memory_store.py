@@ -21,6 +21,7 @@ class MemoryControlStore(MemoryEventTables):  # events, impressions, experiments
         self._keys: dict[str, ApiKey] = {}
         self._catalogs: dict[str, CatalogSettings] = {}
         self._maps: dict[tuple[str, ComplementSource], ComplementMap] = {}
+        self._imported: set[str] = set()
 
     async def migrate(self) -> list[int]:
         return []
@@ -65,6 +66,7 @@ class MemoryControlStore(MemoryEventTables):  # events, impressions, experiments
     async def delete_catalog(self, name: str) -> bool:
         for source in ("merchandiser", "learned"):
             self._maps.pop((name, source), None)
+        self._forget_catalog(name)  # its events, impressions, experiments
         return self._catalogs.pop(name, None) is not None
 
     async def get(self, catalog: str, source: ComplementSource) -> ComplementMap | None:
@@ -72,3 +74,12 @@ class MemoryControlStore(MemoryEventTables):  # events, impressions, experiments
 
     async def put(self, catalog: str, value: ComplementMap) -> None:
         self._maps[(catalog, value.source)] = value
+
+    async def imported_files(self) -> set[str]:
+        return set(self._imported)
+
+    async def import_complement_file(self, file: str, catalog: str, value: ComplementMap) -> bool:
+        if file in self._imported:
+            return False
+        self._imported.add(file)
+        return self._maps.setdefault((catalog, value.source), value) is value

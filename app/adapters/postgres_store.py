@@ -28,6 +28,8 @@ T = TypeVar("T")
 Conn = psycopg.AsyncConnection[dict[str, Any]]
 # Any constant shared by every Aisle process: pg_advisory_xact_lock(key) serialises migrators.
 _MIGRATION_LOCK = 0x616973_6C65  # "aisle"
+# What `delete_catalog` deletes with the catalog's settings (keys keep their binding to the name).
+_CATALOG_TABLES = ("complement_maps", "events", "impressions", "experiments")
 
 
 def _key(row: dict[str, Any]) -> ApiKey:
@@ -209,7 +211,8 @@ class PostgresControlStore(PostgresEventTables):  # events, impressions, experim
     async def delete_catalog(self, name: str) -> bool:
         async def delete(conn: Conn) -> bool:
             async with conn.transaction():
-                await conn.execute("DELETE FROM complement_maps WHERE catalog = %s", (name,))
+                for table in _CATALOG_TABLES:
+                    await conn.execute(f"DELETE FROM {table} WHERE catalog = %s", (name,))
                 cursor = await conn.execute("DELETE FROM catalogs WHERE name = %s", (name,))
                 return cursor.rowcount == 1
 
@@ -239,3 +242,30 @@ class PostgresControlStore(PostgresEventTables):  # events, impressions, experim
                 Jsonb({k: list(v) for k, v in value.complements.items()}),
             ),
         )
+
+    # -- complement-map files imported (migration 0004) -----------------------------------
+
+    async def imported_files(self) -> set[str]:
+        return {r["file"] for r in await self._fetchall("SELECT file FROM complement_imports")}
+
+    async def import_complement_file(self, file: str, catalog: str, value: ComplementMap) -> bool:
+        async def once(conn: Conn) -> bool:
+            async with conn.transaction():
+                cursor = await conn.execute(
+                    "INSERT INTO complement_imports VALUES (%s, now()) ON CONFLICT (file) DO NOTHING", (file,)
+                )
+                if cursor.rowcount != 1:
+                    return False
+                cursor = await conn.execute(
+                    "INSERT INTO complement_maps VALUES (%s, %s, %s, %s, now()) "
+                    "ON CONFLICT (catalog, source) DO NOTHING",
+                    (
+                        catalog,
+                        value.source,
+                        value.provenance,
+                        Jsonb({k: list(v) for k, v in value.complements.items()}),
+                    ),
+                )
+                return cursor.rowcount == 1
+
+        return await self._run(once)

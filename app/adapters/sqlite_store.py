@@ -27,6 +27,8 @@ from app.domain.errors import AlreadyExists, StoreUnavailable
 from app.store.migrations import Migration, load, pending, sqlite_statements
 
 T = TypeVar("T")
+# What `delete_catalog` deletes with the catalog's settings (keys keep their binding to the name).
+_CATALOG_TABLES = ("complement_maps", "events", "impressions", "experiments")
 
 
 def _time(value: datetime) -> str:
@@ -227,7 +229,8 @@ class SQLiteControlStore(SQLiteEventTables):  # events, impressions, experiments
         def delete(c: sqlite3.Connection) -> bool:
             c.execute("BEGIN IMMEDIATE")
             try:
-                c.execute("DELETE FROM complement_maps WHERE catalog = ?", (name,))
+                for table in _CATALOG_TABLES:
+                    c.execute(f"DELETE FROM {table} WHERE catalog = ?", (name,))  # a closed set of names
                 deleted = c.execute("DELETE FROM catalogs WHERE name = ?", (name,)).rowcount
                 c.execute("COMMIT")
             except BaseException:
@@ -262,3 +265,36 @@ class SQLiteControlStore(SQLiteEventTables):  # events, impressions, experiments
         await self._run(
             lambda c: self._write(c, [("INSERT OR REPLACE INTO complement_maps VALUES (?, ?, ?, ?, ?)", row)])
         )
+
+    # -- complement-map files imported (migration 0004) -----------------------------------
+
+    async def imported_files(self) -> set[str]:
+        rows = await self._run(lambda c: c.execute("SELECT file FROM complement_imports").fetchall())
+        return {r["file"] for r in rows}
+
+    async def import_complement_file(self, file: str, catalog: str, value: ComplementMap) -> bool:
+        now = _time(datetime.now(UTC))
+        row = (
+            catalog,
+            value.source,
+            value.provenance,
+            json.dumps({k: list(v) for k, v in value.complements.items()}),
+            now,
+        )
+
+        def once(c: sqlite3.Connection) -> bool:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                if c.execute("INSERT OR IGNORE INTO complement_imports VALUES (?, ?)", (file, now)).rowcount:
+                    stored = c.execute(
+                        "INSERT OR IGNORE INTO complement_maps VALUES (?, ?, ?, ?, ?)", row
+                    ).rowcount
+                else:
+                    stored = 0
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            return stored == 1
+
+        return await self._run(once)

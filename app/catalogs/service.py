@@ -11,12 +11,16 @@ the index (docs/catalogs.md).
   keeps its stored vector; only new text is embedded.
 - Read-modify-write steps (a patch, a commit of planned rows, deletes, a sync) hold a per-catalog
   lock, so a patch never overwrites a concurrent upsert with the version it read. The flush
-  happens after the lock is released, so concurrent writers share it.
+  happens after the lock is released, so concurrent writers share it. A lock lives while a write
+  holds or waits for it (a weak reference otherwise), so names written once are not kept.
+- After every change the listeners wired in the composition root hear of it (`CatalogChange`):
+  the caches and models kept per catalog elsewhere in the process, which this module never imports.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +28,7 @@ from typing import Literal
 
 import anyio
 import anyio.to_thread
+import structlog
 from opentelemetry import trace
 
 from app.catalogs.patch import ProductChanges, apply_changes
@@ -39,15 +44,17 @@ from app.catalogs.plan import (
     read_rows,
     stored_vector_fits,
 )
+from app.domain.catalog_changes import CatalogChange, CatalogListener, ChangeKind
 from app.domain.control_plane import CatalogSettings
 from app.domain.errors import AlreadyExists, ProductNotFound
 from app.domain.lexical import document_vector
 from app.domain.models import IndexRecord, Product, Vector, validate_catalog_name
 from app.observability.timing import elapsed_ms
 from app.ports import CatalogSettingsStore, Embedder, VectorIndex
-from app.vocabularies import Vocabularies
 from embeddings.ingest import DEFAULT_MAX_DELETE_FRACTION, SyncPlan, SyncRefused, full_sync_deletes
 from embeddings.text import content_hash, product_text
+
+log = structlog.get_logger("aisle.catalogs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +117,7 @@ class CatalogWrites:
         store: CatalogSettingsStore,
         *,
         model_id: str,
-        vocabularies: Vocabularies | None = None,
+        listeners: Sequence[CatalogListener] = (),
         embed_batch_size: int = 64,
         embed_concurrency: int = 1,
         max_delete_fraction: float = DEFAULT_MAX_DELETE_FRACTION,
@@ -121,22 +128,30 @@ class CatalogWrites:
         self._index = index
         self._store = store
         self._model_id = model_id
-        self._vocabularies = vocabularies
+        self._listeners = tuple(listeners)
         self._batch = embed_batch_size
         self._limiter = anyio.CapacityLimiter(embed_concurrency)
         self.max_delete_fraction = max_delete_fraction
         self._tracer = tracer or trace.NoOpTracer()
         self._now = now
-        self._locks: dict[str, anyio.Lock] = {}
+        # held by the writers using it: an entry goes when the last of them lets go of it
+        self._locks: weakref.WeakValueDictionary[str, anyio.Lock] = weakref.WeakValueDictionary()
 
     # -- plumbing -------------------------------------------------------------------------
 
     def _lock(self, catalog: str) -> anyio.Lock:
-        return self._locks.setdefault(catalog, anyio.Lock())
+        lock = self._locks.get(catalog)
+        if lock is None:
+            lock = self._locks[catalog] = anyio.Lock()
+        return lock
 
-    def _changed(self, catalog: str) -> None:
-        if self._vocabularies is not None:
-            self._vocabularies.forget(catalog)  # the assistant and bundles re-read the facets
+    async def _changed(self, catalog: str, kind: ChangeKind, ids: Sequence[str] = ()) -> None:
+        change = CatalogChange(catalog, kind, tuple(ids))
+        for listener in self._listeners:
+            try:
+                await listener.catalog_changed(change)
+            except Exception:  # the write is done and durable; a cache left behind expires on its TTL
+                log.exception("catalog_listener_failed", catalog=catalog, change=kind)
 
     async def _embed(self, texts: Sequence[str]) -> list[Vector]:
         """In batches, on the write limiter's threads: never on the event loop, never more than
@@ -181,17 +196,22 @@ class CatalogWrites:
             await self._store.add_catalog(settings)  # kept if recorded; recorded if not
             raise AlreadyExists(f"catalog {catalog!r} exists")
         await self._store.put_catalog(settings)  # a new catalog: settings a crash left behind go
-        self._changed(catalog)
+        await self._changed(catalog, "created")
         return CreatedCatalog(catalog, settings.created_at)
 
     async def delete(self, catalog: str) -> None:
-        """The products, the settings, the complement maps. Idempotent: deleting again (or after a
-        delete a crash cut short) finishes the job and succeeds."""
+        """The products, the settings, the complement maps, the events, impressions and
+        experiments, and what the process keeps for it (the listeners). Idempotent: deleting
+        again (or after a delete a crash cut short) finishes the job and succeeds."""
         validate_catalog_name(catalog)
         async with self._lock(catalog):
             await self._index.drop_catalog(catalog)
+            # Told twice: before the store deletes, so no new event is accepted for it (the known
+            # ids are forgotten, the index has no catalog); after, so what a model catch-up read
+            # from the store in between is dropped too.
+            await self._changed(catalog, "dropped")
             await self._store.delete_catalog(catalog)
-        self._changed(catalog)
+        await self._changed(catalog, "dropped")
 
     # -- products -------------------------------------------------------------------------
 
@@ -216,7 +236,7 @@ class CatalogWrites:
             await self._index.upsert(catalog, records)
         await self._index.flush(catalog)
         timer.add("write", t2)
-        self._changed(catalog)
+        await self._changed(catalog, "products", [r.product.id for r in records])
         return UpsertReport(plan.outcomes, embedded, False, timer.done())
 
     def _plan(self, rows: Sequence[Row], stored: dict[str, str]) -> RowsPlan:
@@ -243,7 +263,7 @@ class CatalogWrites:
         await self._index.flush(catalog)
         if digest == old.content_hash:
             return PatchReport(old.product, "unchanged", False)
-        self._changed(catalog)
+        await self._changed(catalog, "products", [product_id])
         return PatchReport(product, "updated", embedded)
 
     async def delete_products(self, catalog: str, ids: Sequence[str]) -> DeleteReport:
@@ -256,7 +276,7 @@ class CatalogWrites:
                 await self._index.delete(catalog, list(present))
         await self._index.flush(catalog)
         if present:
-            self._changed(catalog)
+            await self._changed(catalog, "products", list(present))
         return DeleteReport(
             tuple(i for i in wanted if i in present), tuple(i for i in wanted if i not in present)
         )
@@ -294,5 +314,5 @@ class CatalogWrites:
                 await self._index.delete(catalog, deletes)
         await self._index.flush(catalog)
         if deletes:
-            self._changed(catalog)
+            await self._changed(catalog, "products", deletes)
         return SyncReport(len(stored), named, tuple(deletes), False, skipped)

@@ -4,6 +4,8 @@ A batch of 100 events names a few dozen distinct items, mostly the same popular 
 batch: ids found in the index are remembered (with their category key) for `ttl_s`, so the write
 path asks the index only about ids it has not seen lately. Unknown ids are never remembered: the
 item may be ingested a minute later. The memory is bounded (`max_items`; cleared when full).
+Catalog writes in this process are heard at once (`catalog_changed`): a deleted or patched item
+is forgotten, and so is a dropped catalog, whose events are then refused at once, not after the TTL.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from app.domain.catalog_changes import CatalogChange
 from app.domain.models import filter_key
 from app.ports import VectorIndex
 
@@ -51,3 +54,13 @@ class KnownItems:
                 known[r.product.id] = category
                 self._seen[(catalog, r.product.id)] = (category, now + self._ttl_s)
         return known
+
+    async def catalog_changed(self, change: CatalogChange) -> None:
+        """A `CatalogListener`: forget the changed ids (deleted, or a category that may have
+        changed), or every id of a catalog created or dropped."""
+        if change.catalog_replaced:
+            for key in [k for k in self._seen if k[0] == change.catalog]:
+                del self._seen[key]
+        else:
+            for item in change.ids:
+                self._seen.pop((change.catalog, item), None)

@@ -7,6 +7,13 @@ re-checked every `ttl_s`: the catalog's fingerprints
 (product id -> content hash) are re-read and the statistics rebuilt only if they changed. Until a
 catalog's context is ready, `get(..., wait=False)` answers None and the ranking stage serves the
 retrieval order (fallback "ranker_warming"); a failed build is retried after `retry_s`.
+
+Catalog writes in this process are heard at once (`catalog_changed`): changed products mark the
+catalog's context stale (a search rebuilds it in the background, serving the old one meanwhile,
+as after the TTL), though not sooner than `rebuild_gap_s` after the last build: a stream of price
+and stock patches must not keep a core busy rebuilding (4-12 s per Icecat build). A catalog
+dropped or created is forgotten, its context freed and a build under way not kept, so a catalog
+recreated under the name never ranks with the old one's statistics.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import anyio.to_thread
 import numpy as np
 import structlog
 
+from app.domain.catalog_changes import CatalogChange
 from app.domain.models import Product, Vector
 from app.heap import trim_heap
 from app.ports import VectorIndex
@@ -53,14 +61,34 @@ def _signature(fingerprints: dict[str, str]) -> str:
 
 
 class CatalogContexts:
-    def __init__(self, index: VectorIndex, *, ttl_s: float = 300.0, retry_s: float = 30.0) -> None:
+    def __init__(
+        self, index: VectorIndex, *, ttl_s: float = 300.0, retry_s: float = 30.0, rebuild_gap_s: float = 30.0
+    ) -> None:
         self._index = index
         self._ttl = ttl_s
         self._retry = retry_s
+        self._gap = min(rebuild_gap_s, ttl_s)
         self._ready: dict[str, tuple[float, RankingContext]] = {}  # catalog -> (checked at, context)
         self._building: dict[str, asyncio.Task[RankingContext | None]] = {}
         self._failed: dict[str, float] = {}  # catalog -> monotonic time of the last failure
+        self._missed: set[str] = set()  # changed while a build was under way: keep that one stale
         self.last_error: dict[str, str] = {}
+
+    async def catalog_changed(self, change: CatalogChange) -> None:
+        """A `CatalogListener` (see the module's docstring)."""
+        catalog = change.catalog
+        if change.catalog_replaced:
+            self._ready.pop(catalog, None)
+            self._failed.pop(catalog, None)
+            self.last_error.pop(catalog, None)
+            self._missed.discard(catalog)
+            self._building.pop(catalog, None)  # the task runs on; `_refresh` sees it is not kept
+            return
+        ready = self._ready.get(catalog)
+        if ready is not None:  # stale `rebuild_gap_s` after it was built: the next `get` then rebuilds
+            self._ready[catalog] = (min(ready[0], self._stale_after_gap(ready[0])), ready[1])
+        if catalog in self._building:
+            self._missed.add(catalog)
 
     async def get(self, catalog: str, *, wait: bool) -> RankingContext | None:
         now = time.monotonic()
@@ -82,7 +110,16 @@ class CatalogContexts:
         for info in catalogs:
             await self.get(info.name, wait=True)
 
+    def _stale_after_gap(self, checked: float) -> float:
+        """A "checked at" time that makes a context built at `checked` stale `rebuild_gap_s` later."""
+        return checked - (self._ttl - self._gap)
+
+    def _current(self, catalog: str) -> bool:
+        """Whether the running build is still the catalog's (not one its drop orphaned)."""
+        return self._building.get(catalog) is asyncio.current_task()
+
     async def _refresh(self, catalog: str) -> RankingContext | None:
+        self._missed.discard(catalog)
         try:
             fingerprints = await self._index.fingerprints(catalog)
             signature = _signature(fingerprints)
@@ -111,14 +148,23 @@ class CatalogContexts:
                     products=count,
                     seconds=round(time.perf_counter() - started, 2),
                 )
-            self._ready[catalog] = (time.monotonic(), context)
+            if not self._current(catalog):
+                return context  # the catalog was dropped meanwhile: its waiters get it, nobody keeps it
+            checked = time.monotonic()
+            if catalog in self._missed:  # changed while this build read the index: may lack it
+                checked = self._stale_after_gap(checked)
+            self._ready[catalog] = (checked, context)
             self._failed.pop(catalog, None)
             self.last_error.pop(catalog, None)
             return context
         except Exception as e:
+            if not self._current(catalog):
+                return None
             self._failed[catalog] = time.monotonic()
             self.last_error[catalog] = f"{type(e).__name__}: {e}"
             log.warning("ranking_context_failed", catalog=catalog, error=self.last_error[catalog])
             return None
         finally:
-            self._building.pop(catalog, None)
+            if self._current(catalog):
+                self._building.pop(catalog, None)
+                self._missed.discard(catalog)

@@ -70,6 +70,11 @@ class RankingStage:
         self.unavailable = unavailable if ranker is None else None
 
     @property
+    def contexts(self) -> CatalogContexts:
+        """The per-catalog statistics: the composition root subscribes them to catalog writes."""
+        return self._contexts
+
+    @property
     def model(self) -> str | None:
         return self._ranker.version if self._ranker is not None else None
 

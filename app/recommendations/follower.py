@@ -7,6 +7,10 @@ whichever replica received an event. A process nudges its own follower after it 
 so its models see the batch within milliseconds; other replicas see it within
 `AISLE_EVENTS_REFRESH_MS`. On start the follower replays what the store retains.
 
+A catalog deleted through this process is forgotten (`catalog_changed`): the store deletes its
+events with it, so neither a catch-up nor a replay brings its model back, and a catalog recreated
+under the name starts with no behaviour. Other replicas drop theirs at their next restart.
+
 Models are plain Python objects guarded by one lock: applying events and answering queries both
 run in worker threads, so neither ever blocks the event loop, and a query never sees a half-applied
 event.
@@ -23,6 +27,7 @@ import anyio
 import anyio.to_thread
 import structlog
 
+from app.domain.catalog_changes import CatalogChange
 from app.domain.errors import AisleError
 from app.domain.events import StoredEvent
 from app.ports import EventStore
@@ -91,6 +96,18 @@ class ModelFollower:
         except AisleError as e:  # the store is down: the models stay as they are, retried later
             log.warning("models_catch_up_failed", error=str(e))
             return 0
+
+    async def catalog_changed(self, change: CatalogChange) -> None:
+        """A `CatalogListener`: a catalog created or dropped has no model. Waits for a catch-up
+        under way (it may hold events read before the store deleted them)."""
+        if not change.catalog_replaced:
+            return
+        async with self._catching_up:
+            await anyio.to_thread.run_sync(self._forget, change.catalog)
+
+    def _forget(self, catalog: str) -> None:
+        with self._lock:
+            self._models.pop(catalog, None)
 
     async def read(self, catalog: str, query: Callable[[BehaviourModel], T]) -> T | None:
         """`query` on the catalog's model, under the lock, in a worker thread; None without one."""

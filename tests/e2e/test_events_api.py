@@ -178,6 +178,31 @@ def test_behaviour_takes_over_as_events_arrive(client: TestClient) -> None:  # t
     assert metric(client, 'aisle_recommendations_total{source="events",type="bought_together"}') >= 1
 
 
+def test_a_catalog_deleted_and_recreated_under_its_name_inherits_no_behaviour(
+    client: TestClient,  # type: ignore[type-arg]
+    store: MemoryControlStore,
+) -> None:
+    orders = [
+        ev("purchase", i, f"s{n}", order_id=f"o{n}") for n in range(3) for i in ("cam-eos", "sd-kingston")
+    ]
+    assert client.post(EVENTS, json={"events": orders}).status_code == 200
+    body = {"type": "bought_together", "item_ids": ["cam-eos"], "limit": 1}
+    settle(client, body, lambda a: a["source"] == "events")
+    assert client.delete("/v1/catalogs/shop").status_code == 204
+    assert asyncio.run(store.events_after(0, 100)) == []
+    refused = client.post(EVENTS, json={"events": [ev("view", "cam-eos", "s9")]})
+    assert refused.status_code == 404  # not accepted from the known-ids cache
+    assert client.post("/v1/catalogs/shop").status_code == 201
+    products = [
+        {"id": "cam-eos", "title": "canon eos camera", "category": "Cameras"},
+        {"id": "sd-kingston", "title": "kingston sd card", "category": "Memory"},
+    ]
+    assert client.post("/v1/catalogs/shop/products", json=products).status_code == 200
+    asyncio.run(asyncio.sleep(0.1))  # a few follower intervals: nothing comes back
+    assert client.post(RECS, json={"type": "trending"}).json()["items"] == []
+    assert client.post(RECS, json=body).json()["source"] == "content"
+
+
 def test_clicks_and_purchases_are_attributed_to_the_response_that_showed_them(
     store: MemoryControlStore,
 ) -> None:

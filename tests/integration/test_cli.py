@@ -137,7 +137,7 @@ def test_db_migrate_is_idempotent_and_imports_complement_files_once(
     monkeypatch.setenv("AISLE_DATA_DIR", str(tmp_path / "var"))
     assert main(["db", "migrate"]) == 0
     out = capsys.readouterr().out
-    assert "applied migrations [1, 3]" in out
+    assert "applied migrations [1, 3, 4]" in out
     assert "shop.merchandiser.json" in out
     assert main(["db", "migrate"]) == 0
     assert "none (up to date); imported no complement files" in capsys.readouterr().out
@@ -145,6 +145,12 @@ def test_db_migrate_is_idempotent_and_imports_complement_files_once(
     assert asyncio.run(store.get("shop", "merchandiser")) == ComplementMap(
         "merchandiser", {"cameras": ("bags",)}, "api"
     )
+    assert asyncio.run(store.delete_catalog("shop")) is False  # the map goes with the catalog
+    asyncio.run(store.close())
+    assert main(["db", "migrate"]) == 0  # a deleted map stays deleted: the file was imported once
+    assert "imported no complement files" in capsys.readouterr().out
+    store = SQLiteControlStore(tmp_path / "var" / "control.db")
+    assert asyncio.run(store.get("shop", "merchandiser")) is None
     asyncio.run(store.close())
 
 

@@ -18,6 +18,8 @@ from app.adapters.sqlite_store import SQLiteControlStore
 from app.domain.complements import ComplementMap
 from app.domain.control_plane import ApiKey, CatalogSettings
 from app.domain.errors import AlreadyExists, StoreIncompatible, StoreUnavailable
+from app.domain.events import Event, Impression
+from app.domain.experiments import Experiment, Variant
 from app.ports import ControlStore
 from app.store.migrations import Migration, load
 from tests.postgres import PostgresServer, missing_reason, postgres_server
@@ -211,6 +213,93 @@ async def test_deleting_a_catalog_takes_its_complement_maps_not_other_catalogs(s
     bound = await store.get_key("abcdefghij")
     assert bound is not None
     assert bound.catalogs == ("shop",)
+
+
+async def _fill_catalog(store: ControlStore, catalog: str) -> None:
+    await store.add_catalog(CatalogSettings(catalog, T0))
+    await store.append_events(
+        catalog,
+        [
+            Event(f"e{n}", "purchase", f"item{n}", "s1", T0 + timedelta(seconds=n), request_id="r1")
+            for n in range(3)
+        ],
+    )
+    await store.record_impressions([Impression(catalog, "r1", "search", "vector", ("item1",), T0)])
+    await store.add_experiment(
+        Experiment(
+            catalog,
+            "rr",
+            "user",
+            (Variant("control", 1.0), Variant("llm", 1.0, rerank="llm")),
+            ("search",),
+            T0,
+        )
+    )
+
+
+async def test_deleting_a_catalog_takes_its_events_impressions_and_experiments(store: ControlStore) -> None:
+    """A catalog recreated under the same name starts empty: nothing of the deleted one's
+    behaviour (trending, bought-together, attribution, experiments) survives it."""
+    await _fill_catalog(store, "shop")
+    await _fill_catalog(store, "outlet")
+    assert await store.delete_catalog("shop") is True
+    assert await store.recent_events("shop", session_id="s1") == []
+    assert await store.get_impressions("shop", ["r1"]) == []
+    assert await store.list_experiments("shop") == []
+    assert await store.attributed_events("shop", T0, T0 + timedelta(hours=1)) == []
+    left = await store.events_after(0, 100)
+    assert {s.catalog for s in left} == {"outlet"}
+    assert len(left) == 3
+    assert len(await store.get_impressions("outlet", ["r1"])) == 1
+    assert len(await store.list_experiments("outlet")) == 1
+    await _fill_catalog(store, "shop")  # the same ids again: stored anew, not seen as retries
+    assert len(await store.recent_events("shop", session_id="s1")) == 3
+    assert min(s.seq for s in await store.events_after(0, 100) if s.catalog == "shop") > max(
+        s.seq for s in left
+    )
+
+
+async def test_a_complement_file_is_imported_once_ever(factory: Factory) -> None:
+    """Recorded with its map in one transaction; a map deleted afterwards (through the API, or
+    with its catalog) is not imported again, by this process or another one (a restart)."""
+    store = factory()
+    await store.migrate()
+    merch = ComplementMap("merchandiser", {"cameras": ("bags",)}, "file")
+    assert await store.imported_files() == set()
+    assert await store.import_complement_file("shop.merchandiser.json", "shop", merch) is True
+    assert await store.get("shop", "merchandiser") == merch
+    assert await store.import_complement_file("shop.merchandiser.json", "shop", merch) is False
+    held = ComplementMap("learned", {"tvs": ("cables",)}, "api")
+    await store.put("shop", held)  # a map the store holds wins over the file, which is recorded
+    from_file = ComplementMap("learned", {"cameras": ("bags",)}, "file")
+    assert await store.import_complement_file("shop.learned.json", "shop", from_file) is False
+    assert await store.get("shop", "learned") == held
+    await store.delete_catalog("shop")
+    await store.close()
+    again = factory()
+    await again.migrate()
+    assert await again.imported_files() == {"shop.merchandiser.json", "shop.learned.json"}
+    assert await again.import_complement_file("shop.merchandiser.json", "shop", merch) is False
+    assert await again.get("shop", "merchandiser") is None
+    await again.close()
+
+
+async def test_the_complement_file_import_skips_what_was_imported(
+    tmp_path: Path, store: ControlStore
+) -> None:
+    from app.store.complement_import import import_complement_files
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "shop.merchandiser.json").write_text('{"complements": {"cameras": ["bags"]}, "provenance": "f"}')
+    (maps / "notes.txt").write_text("not a map")
+    assert await import_complement_files(store, maps) == ["shop.merchandiser.json"]
+    await store.delete_catalog("shop")
+    assert await import_complement_files(store, maps) == []
+    assert await store.get("shop", "merchandiser") is None
+    (maps / "outlet.learned.json").write_text('{"complements": {"tvs": ["cables"]}}')
+    assert await import_complement_files(store, maps) == ["outlet.learned.json"]
+    assert await import_complement_files(store, tmp_path / "no such directory") == []
 
 
 async def test_what_one_instance_writes_another_reads(factory: Factory, backend: str) -> None:

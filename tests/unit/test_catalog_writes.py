@@ -17,6 +17,7 @@ from app.adapters.memory_store import MemoryControlStore
 from app.catalogs.patch import ProductChanges
 from app.catalogs.plan import RawRow, Row, plan_rows, read_rows
 from app.catalogs.service import CatalogWrites
+from app.domain.catalog_changes import CatalogChange
 from app.domain.complements import ComplementMap
 from app.domain.control_plane import CatalogSettings
 from app.domain.errors import (
@@ -46,18 +47,33 @@ SPEAKER = {"id": "spk", "title": "portable bluetooth speaker", "brand": "JBL", "
 CABLE = {"id": "cbl", "title": "usb c cable", "brand": "Anker", "category": "Cables", "price": 9.0}
 
 
+class Heard:
+    """A `CatalogListener` that records what it hears (and can be made to fail)."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.changes: list[CatalogChange] = []
+        self.fail = fail
+
+    async def catalog_changed(self, change: CatalogChange) -> None:
+        self.changes.append(change)
+        if self.fail:
+            raise RuntimeError("a listener bug")
+
+
 class Writes:
-    def __init__(self, model_id: str = MODEL) -> None:
+    def __init__(self, model_id: str = MODEL, *, failing_listener: bool = False) -> None:
         self.embedder = HashingEmbedder()
         self.index = InMemoryVectorIndex()
         self.store = MemoryControlStore()
         self.vocabularies = Vocabularies(self.index)
+        self.heard = Heard()
+        listeners = (Heard(fail=True), self.vocabularies, self.heard) if failing_listener else ()
         self.service = CatalogWrites(
             self.embedder,
             self.index,
             self.store,
             model_id=model_id,
-            vocabularies=self.vocabularies,
+            listeners=listeners or (self.vocabularies, self.heard),
             now=lambda: NOW,
         )
 
@@ -99,6 +115,55 @@ async def test_delete_removes_products_settings_and_maps_and_is_idempotent(write
     await writes.service.delete("shop")  # again: nothing left, still fine
     await writes.service.create("shop")  # and it can be created anew, empty
     assert await writes.index.fingerprints("shop") == {}
+
+
+async def test_listeners_hear_every_change_with_its_ids() -> None:
+    w = Writes()
+    await w.service.create("shop")
+    await w.service.upsert("shop", rows(SPEAKER, CABLE))
+    await w.service.upsert("shop", rows(SPEAKER))  # unchanged: nothing to hear
+    await w.service.patch("shop", "spk", ProductChanges(price=39.0))
+    await w.service.delete_products("shop", ["cbl", "nope"])
+    await w.service.upsert("shop", rows(CABLE))
+    await w.service.sync("shop", ["spk"], force=True)
+    await w.service.delete("shop")
+    heard = [(c.kind, c.catalog, sorted(c.ids)) for c in w.heard.changes]
+    assert heard == [
+        ("created", "shop", []),
+        ("products", "shop", ["cbl", "spk"]),
+        ("products", "shop", ["spk"]),
+        ("products", "shop", ["cbl"]),
+        ("products", "shop", ["cbl"]),
+        ("products", "shop", ["cbl"]),
+        ("dropped", "shop", []),  # before the store deletes its events, and after
+        ("dropped", "shop", []),
+    ]
+
+
+async def test_a_failing_listener_fails_no_write_and_the_others_still_hear() -> None:
+    w = Writes(failing_listener=True)
+    await w.service.create("shop")
+    report = await w.service.upsert("shop", rows(SPEAKER))
+    assert report.count("created") == 1
+    await w.service.delete("shop")
+    assert [c.kind for c in w.heard.changes] == ["created", "products", "dropped", "dropped"]
+
+
+async def test_per_catalog_locks_are_not_kept_for_every_name_ever_written(writes: Writes) -> None:
+    for n in range(200):
+        with pytest.raises(CatalogNotFound):
+            await writes.service.delete_products(f"gone{n}", ["a"])
+        await writes.service.delete(f"del{n}")
+    await writes.service.upsert("shop", rows(SPEAKER))
+    assert len(writes.service._locks) == 0
+
+    async def patch_while_another_waits() -> None:
+        async with anyio.create_task_group() as tg:
+            for price in (1.0, 2.0, 3.0):
+                tg.start_soon(writes.service.patch, "shop", "spk", ProductChanges(price=price))
+
+    await patch_while_another_waits()  # the lock is shared while held, then let go
+    assert len(writes.service._locks) == 0
 
 
 async def test_upsert_reports_every_row_with_its_line(writes: Writes) -> None:
