@@ -253,6 +253,7 @@ def main() -> None:
     server_env = {
         **env,
         "PORT": str(port),
+        "AISLE_AUTH": "off",  # local benchmark on loopback: it measures admission, not keys
         "LLM_BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
         "LLM_MODEL": "stub",
         "LLM_DEADLINE_MS": "2000",
