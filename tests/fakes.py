@@ -21,13 +21,12 @@ from app.adapters.memory_cache import MemoryCache
 from app.adapters.payload import filter_key
 from app.domain.complements import ComplementMap, ComplementSource
 from app.domain.errors import CatalogNotFound, IndexIncompatible
+from app.domain.filtering import admits
 from app.domain.llm import LLMRequest, LLMResponse
 from app.domain.models import (
     CatalogInfo,
     FacetField,
-    Filters,
     IndexRecord,
-    Product,
     ScoredProduct,
     SparseVector,
     VectorQuery,
@@ -75,27 +74,6 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return dot / (na * nb)
 
 
-def _matches(product: Product, f: Filters) -> bool:
-    if f.category and filter_key(product.category) not in {filter_key(c) for c in f.category}:
-        return False
-    if f.brand and filter_key(product.brand) not in {filter_key(b) for b in f.brand}:
-        return False
-    if f.price_min is not None or f.price_max is not None:
-        if product.price is None:
-            return False
-        if f.price_min is not None and product.price < f.price_min:
-            return False
-        if f.price_max is not None and product.price > f.price_max:
-            return False
-    if f.in_stock is not None and product.in_stock != f.in_stock:
-        return False
-    if filter_key(product.brand) in {filter_key(b) for b in f.exclude_brand}:
-        return False
-    if filter_key(product.category) in {filter_key(c) for c in f.exclude_category}:
-        return False
-    return product.id not in set(f.exclude_ids)
-
-
 class InMemoryVectorIndex:
     def __init__(self) -> None:
         self._catalogs: dict[str, dict[str, IndexRecord]] = {}
@@ -117,7 +95,7 @@ class InMemoryVectorIndex:
         return {value: n for value, n in counts.most_common(limit) if value}
 
     async def query(self, catalog: str, query: VectorQuery) -> list[ScoredProduct]:
-        records = [r for r in self._catalog(catalog).values() if _matches(r.product, query.filters)]
+        records = [r for r in self._catalog(catalog).values() if admits(query.filters, r.product)]
         sparse = query.sparse
         if sparse is None or (not sparse.indices and query.positives):
             return self._dense(records, query)[: query.limit]
